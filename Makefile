@@ -1,0 +1,167 @@
+# dossierd -- build, test and run.
+#
+#   make run     install what is missing, build, make development keys,
+#                start dossierd in the foreground on 127.0.0.1:7443
+#   make check   the same set-up, then every test (unit, interop, hostile)
+#
+# Everything generated goes to build/ (code, objects, binaries), keys/dev/
+# (development keys) and var/ (local data).  None of it is tracked by git.
+
+PORT      ?= 7443
+LISTEN    ?= 127.0.0.1:$(PORT)
+DATA_DIR  ?= var/data
+KEYS_DIR  ?= keys/dev
+
+B        := build
+GEN      := $(B)/gen
+OBJ      := $(B)/obj
+BIN      := $(B)/bin
+ASAN     := $(B)/asan
+
+# Debian packages the build and the tests need, each checked on its own.
+DEB_BUILD := build-essential pkg-config libuv1-dev liblmdb-dev \
+	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev \
+	libssl-dev libnghttp2-dev check openssl xxd
+DEB_TEST  := python3 python3-grpcio python3-protobuf nghttp2-client \
+	nghttp2-server valgrind
+
+PKGS     := libuv lmdb libprotobuf-c openssl libnghttp2
+CC       ?= cc
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wno-unused-parameter
+ifneq ($(CI),)
+WARN     += -Werror
+endif
+CFLAGS   ?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE -Idaemon -I$(GEN) -Itests/unit
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(CPPFLAGS) \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
+
+# --- sources ---------------------------------------------------------------
+
+PROTOS   := $(shell find proto -name '*.proto' | sort)
+PB_C     := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS)) \
+	$(GEN)/google/protobuf/descriptor.pb-c.c
+PB_H     := $(PB_C:.c=.h)
+DESC_SET := $(GEN)/descriptors.pb
+
+# Shared by the daemon and the clients: buffers, errors, logging, gRPC
+# framing, principals, TLS.
+COMMON_SRC := daemon/buf.c daemon/err.c daemon/log.c daemon/rpc.c \
+	daemon/principal.c daemon/tls.c
+DAEMON_SRC := $(filter-out $(COMMON_SRC),$(wildcard daemon/*.c))
+ADMIN_SRC  := client/dossier_admin.c client/devpki.c
+UNIT_SRC   := $(wildcard tests/unit/test_*.c) tests/check_main.c \
+	tests/check_integration.c
+
+COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o) $(PB_C:$(GEN)/%.c=$(OBJ)/gen/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(OBJ)/%.o) $(OBJ)/daemon/descriptors.o
+
+.PHONY: all deps run check unit interop keys clean asan
+all: $(BIN)/dossierd $(BIN)/dossier-admin
+
+# --- dependencies ----------------------------------------------------------
+
+# Installs the missing Debian packages when run as root; otherwise prints
+# the exact apt-get line and stops.
+deps: $(B)/.deps
+$(B)/.deps: Makefile
+	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
+	    || missing="$$missing $$p"; done; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "missing Debian packages; run as root:"; \
+	    echo "  apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+	@mkdir -p $(B) && touch $@
+
+# --- generated code --------------------------------------------------------
+
+$(GEN)/.stamp: $(PROTOS) | $(B)/.deps
+	@mkdir -p $(GEN)
+	protoc-c -Iproto -I/usr/include --c_out=$(GEN) $(PROTOS) \
+		/usr/include/google/protobuf/descriptor.proto
+	protoc -Iproto -I/usr/include --include_imports \
+		--descriptor_set_out=$(DESC_SET) $(PROTOS)
+	@touch $@
+$(PB_C) $(PB_H) $(DESC_SET): $(GEN)/.stamp
+
+# --- objects and binaries --------------------------------------------------
+
+$(OBJ)/%.o: %.c $(GEN)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+$(OBJ)/gen/%.o: $(GEN)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(CFLAGS) $(CPPFLAGS) -c $< -o $@
+# The descriptor set is embedded in the daemon for server reflection.
+$(OBJ)/daemon/descriptors.o: daemon/descriptors.S $(DESC_SET)
+	@mkdir -p $(dir $@)
+	$(CC) -c -I$(GEN) $< -o $@
+
+$(B)/libdossier-common.a: $(COMMON_OBJ)
+	ar rcs $@ $^
+$(BIN)/dossierd: $(DAEMON_OBJ) $(B)/libdossier-common.a
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+$(BIN)/dossier-admin: $(ADMIN_SRC:%.c=$(OBJ)/%.o) $(B)/libdossier-common.a
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+# The unit tests link every module except the daemon's main.
+$(BIN)/unit-tests: $(UNIT_SRC:%.c=$(OBJ)/%.o) \
+		$(filter-out $(OBJ)/daemon/main.o,$(DAEMON_OBJ)) \
+		$(B)/libdossier-common.a
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
+
+# The same daemon built with AddressSanitizer and UBSan, for the interop
+# run: a leak or a memory error fails the test that started it.
+asan: $(ASAN)/dossierd
+$(ASAN)/dossierd: $(DAEMON_SRC) $(COMMON_SRC) daemon/*.h $(GEN)/.stamp \
+		$(OBJ)/daemon/descriptors.o
+	@mkdir -p $(ASAN)
+	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -o $@ $(DAEMON_SRC) $(COMMON_SRC) $(PB_C) \
+		$(OBJ)/daemon/descriptors.o $(LIBS)
+
+-include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
+
+# --- keys, run, tests ------------------------------------------------------
+
+keys: $(KEYS_DIR)/ca.crt
+$(KEYS_DIR)/ca.crt: | $(BIN)/dossier-admin
+	$(BIN)/dossier-admin init-dev --dir $(KEYS_DIR)
+
+run: all keys
+	@mkdir -p $(DATA_DIR)
+	@echo "dossierd: listening on $(LISTEN); development keys in $(KEYS_DIR)/"
+	@echo "  try: python3 tests/interop/grpc_call.py (see README.md)"
+	$(BIN)/dossierd --listen $(LISTEN) --keys $(KEYS_DIR) \
+		--data $(DATA_DIR) --diag
+
+tests/interop/node_modules/.stamp: tests/interop/package.json \
+		tests/interop/package-lock.json | $(B)/.deps
+	cd tests/interop && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# make check ends with libcheck's summary line: the integration scripts
+# run as test cases of the same libcheck runner as the unit tests.
+check: all keys asan $(BIN)/unit-tests tests/interop/node_modules/.stamp
+	DOSSIER_TOP=$(CURDIR) $(BIN)/unit-tests
+
+unit: $(BIN)/unit-tests
+	DOSSIER_UNIT_ONLY=1 $(BIN)/unit-tests
+
+clean:
+	rm -rf $(B)

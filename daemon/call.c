@@ -1,0 +1,670 @@
+/*
+ * call.c -- gRPC semantics on one HTTP/2 stream (see call.h).
+ *
+ * Validates the request headers, splits DATA into messages with the
+ * rpc_reader, hands them to the method's handler, and writes the answer:
+ * response headers, length-prefixed messages through an nghttp2 data
+ * provider, then trailers that always carry grpc-status.  A call finished
+ * before any message goes out is answered "Trailers-Only" (one HEADERS
+ * frame).  Also owns the per-call deadline timer.  Does not read sockets
+ * or TLS, and does not decide who may call what.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nghttp2/nghttp2.h>
+#include <uv.h>
+
+#define CALL_TRANSPORT
+#include "call.h"
+#include "conn.h"
+#include "err.h"
+#include "h2.h"
+#include "log.h"
+#include "rpc.h"
+#include "server.h"
+
+#define CALL_MAX_HEADERS 64
+#define CALL_MAX_PATH 256
+#define CALL_LOW_WATER (128 * 1024)
+#define CALL_STATUS_MSG_MAX 512
+
+struct call_header {
+    char *name;
+    char *value;
+};
+
+struct call {
+    int refs;
+    struct h2 *h2; /* NULL once the stream is closed */
+    struct server *server;
+    int32_t stream_id;
+    struct principal principal;
+    const struct method *method;
+
+    /* Request headers. */
+    char path[CALL_MAX_PATH];
+    struct call_header headers[CALL_MAX_HEADERS];
+    size_t nheaders;
+    size_t header_bytes;
+    bool post, grpc_content_type, compressed, bad_timeout;
+    uint64_t timeout_ms;
+    bool has_timeout;
+
+    /* Request messages. */
+    struct rpc_reader reader;
+    uint64_t messages_in;
+    bool client_done;
+
+    /* Response. */
+    struct buf out;
+    bool headers_sent;
+    bool deferred; /* the data provider is waiting for bytes */
+    bool finished;
+    bool closed;
+    bool cancel_notified;
+    bool want_writable;
+    bool writable_queued;
+    int status;
+    char status_msg[CALL_STATUS_MSG_MAX]; /* percent-encoded */
+    bool accept_identity;                 /* add grpc-accept-encoding */
+
+    uv_timer_t deadline;
+    bool timer_init;
+
+    void *data;
+    call_data_free_fn *data_free;
+};
+
+static void call_free(struct call *c);
+
+#define MAKE_NV(n, v, vlen)                                                    \
+    {                                                                          \
+        (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, (vlen),                 \
+            NGHTTP2_NV_FLAG_NONE                                               \
+    }
+
+struct call *
+call__new(struct h2 *h, int32_t stream_id, struct server *s,
+          const struct principal *who)
+{
+    struct call *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->refs = 1;
+    c->h2 = h;
+    c->server = s;
+    c->stream_id = stream_id;
+    c->principal = *who;
+    rpc_reader_init(&c->reader, server_config(s)->max_message);
+    buf_init(&c->out);
+    return c;
+}
+
+const struct principal *
+call_principal(const struct call *c)
+{
+    return &c->principal;
+}
+
+const char *
+call_header(const struct call *c, const char *name)
+{
+    for (size_t i = 0; i < c->nheaders; i++)
+        if (strcmp(c->headers[i].name, name) == 0)
+            return c->headers[i].value;
+    return NULL;
+}
+
+const struct method *
+call_method(const struct call *c)
+{
+    return c->method;
+}
+
+struct server *
+call_server(const struct call *c)
+{
+    return c->server;
+}
+
+void
+call_set_data(struct call *c, void *data, call_data_free_fn *free_fn)
+{
+    if (c->data != NULL && c->data_free != NULL)
+        c->data_free(c->data);
+    c->data = data;
+    c->data_free = free_fn;
+}
+
+void *
+call_data(const struct call *c)
+{
+    return c->data;
+}
+
+void
+call_ref(struct call *c)
+{
+    c->refs++;
+}
+
+static void
+call_timer_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void
+call_unref(struct call *c)
+{
+    if (--c->refs > 0)
+        return;
+    call_free(c);
+}
+
+static void
+call_free(struct call *c)
+{
+    if (c->data != NULL && c->data_free != NULL)
+        c->data_free(c->data);
+    for (size_t i = 0; i < c->nheaders; i++) {
+        free(c->headers[i].name);
+        free(c->headers[i].value);
+    }
+    rpc_reader_close(&c->reader);
+    buf_wipe(&c->out);
+    if (c->timer_init) {
+        /* The timer handle lives inside the call: free after it closes. */
+        c->deadline.data = c;
+        uv_close((uv_handle_t *)&c->deadline, call_timer_closed);
+        return;
+    }
+    free(c);
+}
+
+bool
+call_is_done(const struct call *c)
+{
+    return c->finished || c->closed;
+}
+
+size_t
+call_send_queued(const struct call *c)
+{
+    return buf_size(&c->out);
+}
+
+size_t
+call_send_low_water(const struct call *c)
+{
+    return CALL_LOW_WATER;
+}
+
+void
+call_want_writable(struct call *c, bool want)
+{
+    c->want_writable = want;
+    if (want && !c->writable_queued && c->h2 != NULL &&
+        buf_size(&c->out) < CALL_LOW_WATER) {
+        c->writable_queued = true;
+        h2__want_writable(c->h2, c);
+        conn_wake(h2__conn(c->h2));
+    }
+}
+
+void
+call__writable(struct call *c)
+{
+    c->writable_queued = false;
+    if (call_is_done(c) || !c->want_writable ||
+        buf_size(&c->out) >= CALL_LOW_WATER || c->method == NULL ||
+        c->method->on_writable == NULL)
+        return;
+    c->method->on_writable(c);
+}
+
+/*
+ * nghttp2 pulls response DATA from here.  When the queue is empty it either
+ * ends the body (the call is finished: trailers follow) or defers until
+ * call_send() or call_finish() resumes it.
+ */
+static ssize_t
+call_data_read(nghttp2_session *session, int32_t stream_id, uint8_t *dst,
+               size_t length, uint32_t *flags, nghttp2_data_source *source,
+               void *user_data)
+{
+    struct call *c = source->ptr;
+    size_t n = buf_size(&c->out);
+
+    if (n > length)
+        n = length;
+    if (n > 0) {
+        memcpy(dst, buf_peek(&c->out), n);
+        buf_consume(&c->out, n);
+    }
+    if (buf_size(&c->out) == 0 && c->finished) {
+        char code[12];
+        nghttp2_nv nv[3] = {
+            MAKE_NV("grpc-status", code, 0),
+            MAKE_NV("grpc-message", c->status_msg, strlen(c->status_msg)),
+            MAKE_NV("grpc-accept-encoding", "identity", 8),
+        };
+        size_t nnv = 1;
+
+        nv[0].valuelen = (size_t)snprintf(code, sizeof(code), "%d", c->status);
+        if (c->status_msg[0] != '\0')
+            nnv = 2;
+        if (c->accept_identity)
+            nv[nnv++] = nv[2];
+        *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        if (nghttp2_submit_trailer(session, stream_id, nv, nnv) != 0)
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        return (ssize_t)n;
+    }
+    if (n == 0) {
+        c->deferred = true;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    if (c->want_writable && !c->writable_queued &&
+        buf_size(&c->out) < CALL_LOW_WATER) {
+        c->writable_queued = true;
+        h2__want_writable(c->h2, c);
+    }
+    return (ssize_t)n;
+}
+
+/* Sends the response HEADERS with a body to follow. */
+static int
+call_submit_headers(struct call *c)
+{
+    nghttp2_nv nv[] = {
+        MAKE_NV(":status", "200", 3),
+        MAKE_NV("content-type", "application/grpc", 16),
+        MAKE_NV("grpc-accept-encoding", "identity", 8),
+    };
+    nghttp2_data_provider prd;
+
+    prd.source.ptr = c;
+    prd.read_callback = call_data_read;
+    if (nghttp2_submit_response(h2__session(c->h2), c->stream_id, nv,
+                                sizeof(nv) / sizeof(nv[0]), &prd) != 0)
+        return -ENOMEM;
+    c->headers_sent = true;
+    return 0;
+}
+
+/* Lets nghttp2 pull again after the queue grew or the call finished. */
+static void
+call_kick(struct call *c)
+{
+    if (c->deferred) {
+        c->deferred = false;
+        nghttp2_session_resume_data(h2__session(c->h2), c->stream_id);
+    }
+    conn_wake(h2__conn(c->h2));
+}
+
+int
+call_send(struct call *c, const uint8_t *msg, size_t len)
+{
+    uint8_t prefix[RPC_PREFIX_LEN];
+    int rc;
+
+    if (call_is_done(c))
+        return -ECANCELED;
+    if (len > UINT32_MAX)
+        return ERR_TOOBIG;
+    if ((rc = buf_reserve(&c->out, RPC_PREFIX_LEN + len)) != 0)
+        return rc;
+    rpc_prefix_encode(prefix, (uint32_t)len);
+    buf_append(&c->out, prefix, sizeof(prefix));
+    buf_append(&c->out, msg, len);
+    if (!c->headers_sent && (rc = call_submit_headers(c)) != 0)
+        return rc;
+    call_kick(c);
+    return 0;
+}
+
+int
+call_send_msg(struct call *c, const ProtobufCMessage *msg)
+{
+    size_t len = protobuf_c_message_get_packed_size(msg);
+    uint8_t prefix[RPC_PREFIX_LEN];
+    uint8_t *p;
+    int rc;
+
+    if (call_is_done(c))
+        return -ECANCELED;
+    if (len > UINT32_MAX)
+        return ERR_TOOBIG;
+    if ((p = buf_space(&c->out, RPC_PREFIX_LEN + len)) == NULL)
+        return -ENOMEM;
+    rpc_prefix_encode(prefix, (uint32_t)len);
+    memcpy(p, prefix, RPC_PREFIX_LEN);
+    protobuf_c_message_pack(msg, p + RPC_PREFIX_LEN);
+    buf_commit(&c->out, RPC_PREFIX_LEN + len);
+    if (!c->headers_sent && (rc = call_submit_headers(c)) != 0)
+        return rc;
+    call_kick(c);
+    return 0;
+}
+
+/* The handler learns, once, that its call ended without it. */
+static void
+call_notify_cancel(struct call *c)
+{
+    if (c->cancel_notified)
+        return;
+    c->cancel_notified = true;
+    if (c->method != NULL && c->method->on_cancel != NULL) {
+        call_ref(c);
+        c->method->on_cancel(c);
+        call_unref(c);
+    }
+}
+
+static void
+call_stop_timer(struct call *c)
+{
+    if (c->timer_init)
+        uv_timer_stop(&c->deadline);
+}
+
+static int
+call_vfinish(struct call *c, int status, const char *fmt, va_list ap)
+{
+    char msg[CALL_STATUS_MSG_MAX / 3];
+
+    if (call_is_done(c))
+        return -ECANCELED;
+    c->finished = true;
+    c->status = status;
+    c->status_msg[0] = '\0';
+    if (fmt != NULL) {
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        rpc_pct_encode(msg, c->status_msg, sizeof(c->status_msg));
+    }
+    call_stop_timer(c);
+    if (!c->headers_sent) {
+        /* Trailers-Only: one HEADERS frame with END_STREAM. */
+        char code[12];
+        nghttp2_nv nv[5] = {
+            MAKE_NV(":status", "200", 3),
+            MAKE_NV("content-type", "application/grpc", 16),
+            MAKE_NV("grpc-status", code, 0),
+            MAKE_NV("grpc-message", c->status_msg, strlen(c->status_msg)),
+            MAKE_NV("grpc-accept-encoding", "identity", 8),
+        };
+        size_t nnv = 3;
+
+        nv[2].valuelen = (size_t)snprintf(code, sizeof(code), "%d", status);
+        if (c->status_msg[0] != '\0')
+            nnv = 4;
+        if (c->accept_identity)
+            nv[nnv++] = nv[4];
+        c->headers_sent = true;
+        if (nghttp2_submit_response(h2__session(c->h2), c->stream_id, nv, nnv,
+                                    NULL) != 0)
+            nghttp2_submit_rst_stream(h2__session(c->h2), NGHTTP2_FLAG_NONE,
+                                      c->stream_id, NGHTTP2_INTERNAL_ERROR);
+        conn_wake(h2__conn(c->h2));
+        return 0;
+    }
+    call_kick(c);
+    return 0;
+}
+
+int
+call_finish(struct call *c, int status, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = call_vfinish(c, status, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int
+call_fail(struct call *c, int err, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = call_vfinish(c, rpc_status_from_err(err), fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Copies a header name or value into a new C string; NULL on -ENOMEM. */
+static char *
+call_strndup(const uint8_t *p, size_t n)
+{
+    char *s = malloc(n + 1);
+
+    if (s != NULL) {
+        memcpy(s, p, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+static bool
+call_header_is(const uint8_t *name, size_t nlen, const char *want)
+{
+    return nlen == strlen(want) && memcmp(name, want, nlen) == 0;
+}
+
+int
+call__header(struct call *c, const uint8_t *name, size_t nlen,
+             const uint8_t *value, size_t vlen)
+{
+    c->header_bytes += nlen + vlen + 32; /* RFC 9113 accounting */
+    if (c->header_bytes > server_config(c->server)->max_header_list)
+        return ERR_TOOBIG;
+
+    if (nlen > 0 && name[0] == ':') {
+        if (call_header_is(name, nlen, ":method"))
+            c->post = vlen == 4 && memcmp(value, "POST", 4) == 0;
+        else if (call_header_is(name, nlen, ":path")) {
+            size_t n = vlen < CALL_MAX_PATH - 1 ? vlen : CALL_MAX_PATH - 1;
+            memcpy(c->path, value, n);
+            c->path[n] = '\0';
+        }
+        return 0;
+    }
+    if (call_header_is(name, nlen, "content-type")) {
+        /* "application/grpc", optionally followed by "+proto" or ";...". */
+        static const char ct[] = "application/grpc";
+        c->grpc_content_type =
+            vlen >= sizeof(ct) - 1 && memcmp(value, ct, sizeof(ct) - 1) == 0 &&
+            (vlen == sizeof(ct) - 1 || value[sizeof(ct) - 1] == '+' ||
+             value[sizeof(ct) - 1] == ';');
+        return 0;
+    }
+    if (call_header_is(name, nlen, "grpc-timeout")) {
+        c->has_timeout =
+            rpc_timeout_parse((const char *)value, vlen, &c->timeout_ms) == 0;
+        c->bad_timeout = !c->has_timeout;
+        return 0;
+    }
+    if (call_header_is(name, nlen, "grpc-encoding")) {
+        c->compressed = !(vlen == 8 && memcmp(value, "identity", 8) == 0);
+        return 0;
+    }
+    if (call_header_is(name, nlen, "te") ||
+        call_header_is(name, nlen, "grpc-accept-encoding") ||
+        call_header_is(name, nlen, "accept-encoding"))
+        return 0;
+    /* Custom metadata, kept for the handler (bounded in number). */
+    if (c->nheaders == CALL_MAX_HEADERS)
+        return 0;
+    if ((c->headers[c->nheaders].name = call_strndup(name, nlen)) == NULL)
+        return -ENOMEM;
+    if ((c->headers[c->nheaders].value = call_strndup(value, vlen)) == NULL) {
+        free(c->headers[c->nheaders].name);
+        return -ENOMEM;
+    }
+    c->nheaders++;
+    return 0;
+}
+
+static void
+call_deadline_fired(uv_timer_t *t)
+{
+    struct call *c = (struct call *)((char *)t - offsetof(struct call, deadline));
+
+    if (call_is_done(c))
+        return;
+    call_ref(c);
+    log_debug("deadline exceeded stream=%d path=%s", c->stream_id, c->path);
+    call_finish(c, RPC_DEADLINE_EXCEEDED, "deadline exceeded");
+    call_notify_cancel(c);
+    call_unref(c);
+}
+
+/* Answers a request that is not gRPC at all with a bare HTTP status. */
+static void
+call_http_error(struct call *c, const char *status)
+{
+    nghttp2_nv nv[] = {MAKE_NV(":status", status, 3)};
+
+    c->finished = c->headers_sent = true;
+    nghttp2_submit_response(h2__session(c->h2), c->stream_id, nv, 1, NULL);
+}
+
+void
+call__start(struct call *c)
+{
+    struct server *s = c->server;
+
+    if (!c->post) {
+        call_http_error(c, "405");
+        return;
+    }
+    if (!c->grpc_content_type) {
+        call_http_error(c, "415");
+        return;
+    }
+    c->method = server_method(s, c->path, strlen(c->path));
+    if (c->method == NULL) {
+        call_finish(c, RPC_UNIMPLEMENTED, "unknown method %s", c->path);
+        return;
+    }
+    if (server_is_draining(s)) {
+        call_finish(c, RPC_UNAVAILABLE, "server is shutting down, retry");
+        return;
+    }
+    if (c->compressed) {
+        c->accept_identity = true;
+        call_finish(c, RPC_UNIMPLEMENTED,
+                    "compressed messages are not supported; use identity");
+        return;
+    }
+    if (c->bad_timeout) {
+        call_finish(c, RPC_INTERNAL, "malformed grpc-timeout header");
+        return;
+    }
+    if (c->has_timeout) {
+        uv_timer_init(server_loop(s), &c->deadline);
+        c->timer_init = true;
+        uv_timer_start(&c->deadline, call_deadline_fired, c->timeout_ms, 0);
+    }
+}
+
+static int
+call_on_message(void *arg, const uint8_t *msg, size_t len)
+{
+    struct call *c = arg;
+    bool single = c->method->kind == CALL_UNARY ||
+                  c->method->kind == CALL_SERVER_STREAM;
+
+    if (call_is_done(c))
+        return 0;
+    if (single && c->messages_in > 0) {
+        call_finish(c, RPC_INTERNAL,
+                    "more than one request message for a unary method");
+        return 0;
+    }
+    c->messages_in++;
+    c->method->on_message(c, msg, len);
+    return 0;
+}
+
+void
+call__data(struct call *c, const uint8_t *data, size_t len)
+{
+    int rc;
+
+    if (call_is_done(c) || c->method == NULL)
+        return; /* already answered: the rest of the body is ignored */
+    call_ref(c);
+    rc = rpc_reader_feed(&c->reader, data, len, call_on_message, c);
+    switch (rc) {
+    case 0:
+        break;
+    case ERR_TOOBIG:
+        call_finish(c, RPC_RESOURCE_EXHAUSTED,
+                    "message of %u bytes is over the limit of %zu bytes",
+                    c->reader.msg_len, c->reader.max);
+        break;
+    case ERR_COMPRESSED:
+        c->accept_identity = true;
+        call_finish(c, RPC_UNIMPLEMENTED,
+                    "compressed messages are not supported; use identity");
+        break;
+    default:
+        call_fail(c, rc, "malformed message framing: %s", err_str(rc));
+        break;
+    }
+    if (rc != 0)
+        call_notify_cancel(c);
+    call_unref(c);
+}
+
+void
+call__end_stream(struct call *c)
+{
+    c->client_done = true;
+    if (call_is_done(c) || c->method == NULL)
+        return;
+    call_ref(c);
+    if (!rpc_reader_idle(&c->reader)) {
+        call_finish(c, RPC_INTERNAL, "request ended inside a message");
+        call_notify_cancel(c);
+    } else if ((c->method->kind == CALL_UNARY ||
+                c->method->kind == CALL_SERVER_STREAM) &&
+               c->messages_in == 0) {
+        call_finish(c, RPC_INTERNAL, "no request message for a unary method");
+        call_notify_cancel(c);
+    } else if (c->method->on_half_close != NULL) {
+        c->method->on_half_close(c);
+    }
+    call_unref(c);
+}
+
+bool
+call__client_done(const struct call *c)
+{
+    return c->client_done;
+}
+
+void
+call__closed(struct call *c, uint32_t error_code)
+{
+    bool was_finished = c->finished;
+
+    c->closed = true;
+    call_stop_timer(c);
+    if (!was_finished)
+        call_notify_cancel(c);
+    c->h2 = NULL;
+    call_unref(c);
+}

@@ -1,0 +1,165 @@
+/*
+ * call.h -- one gRPC call, as a service handler sees it.
+ *
+ * The transport (h2.c) turns each HTTP/2 stream whose path names a
+ * registered method into a call, checks its headers, frames its messages
+ * and enforces its deadline; handlers only see whole request messages and
+ * answer with whole response messages and a final status.  All of it runs
+ * on the loop thread.  A handler that needs to block (disk, heavy crypto)
+ * takes a reference with call_ref(), does its work off the loop with
+ * uv_queue_work(), and comes back on the loop to send and finish.
+ *
+ * Lifetime: a call lives until its stream is closed *and* every reference
+ * is dropped.  Once the stream is gone (peer reset, deadline, connection
+ * lost) the handler's on_cancel runs once, and call_send()/call_finish()
+ * return -ECANCELED without doing anything.
+ */
+#ifndef DOSSIER_CALL_H
+#define DOSSIER_CALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "principal.h"
+
+struct call;
+struct server;
+
+enum call_kind {
+    CALL_UNARY,         /* one request, one response */
+    CALL_SERVER_STREAM, /* one request, any number of responses */
+    CALL_CLIENT_STREAM, /* any number of requests, one response */
+    CALL_BIDI,          /* any number both ways */
+};
+
+/* A request message arrived: |msg| (|len| bytes) is valid during the call
+ * only.  For unary and server-streaming methods the transport guarantees
+ * exactly one message (it answers INTERNAL itself otherwise). */
+typedef void call_msg_fn(struct call *c, const uint8_t *msg, size_t len);
+
+/* The client has sent its last message (half-close). */
+typedef void call_half_close_fn(struct call *c);
+
+/* The response queue fell under call_send_low_water(): a streaming handler
+ * may send more.  Only called after call_want_writable(c, true). */
+typedef void call_writable_fn(struct call *c);
+
+/* The call ended before the handler finished it: drop any work in flight
+ * (or let it end and see -ECANCELED).  Runs at most once. */
+typedef void call_cancel_fn(struct call *c);
+
+/* Called once when the call is freed, to release call_data(). */
+typedef void call_data_free_fn(void *data);
+
+struct method {
+    const char *path; /* "/dossier.v1.Documents/Get" */
+    enum call_kind kind;
+    call_msg_fn *on_message;         /* required */
+    call_half_close_fn *on_half_close; /* optional */
+    call_writable_fn *on_writable;   /* optional */
+    call_cancel_fn *on_cancel;       /* optional */
+};
+
+/* The identity proven by the caller's certificate.  Valid for the call's
+ * lifetime. */
+const struct principal *call_principal(const struct call *c);
+
+/* The value of request metadata |name| (lower-case), or NULL.  Valid for
+ * the call's lifetime. */
+const char *call_header(const struct call *c, const char *name);
+
+/* The method being called.  Valid for the call's lifetime. */
+const struct method *call_method(const struct call *c);
+
+/* The server the call belongs to (for its configuration and services). */
+struct server *call_server(const struct call *c);
+
+/* Per-call handler state; |free_fn| (may be NULL) runs when the call is
+ * freed.  Setting it again frees the previous data first. */
+void call_set_data(struct call *c, void *data, call_data_free_fn *free_fn);
+void *call_data(const struct call *c);
+
+/* Keep the call alive across asynchronous work; each call_ref() needs one
+ * call_unref(). */
+void call_ref(struct call *c);
+void call_unref(struct call *c);
+
+/* True once the call can no longer send: finished or cancelled. */
+bool call_is_done(const struct call *c);
+
+/*
+ * Queues one response message of |len| bytes (copied).  Returns 0,
+ * -ECANCELED if the call is done, ERR_TOOBIG if |len| exceeds the maximum
+ * message size, or -ENOMEM.  Never blocks: a streaming handler watches
+ * call_send_queued() and waits for on_writable before queueing more.
+ */
+int call_send(struct call *c, const uint8_t *msg, size_t len);
+
+/* Packs |msg| with protobuf-c and queues it, as call_send(). */
+int call_send_msg(struct call *c, const ProtobufCMessage *msg);
+
+/* Bytes queued for this call and not yet handed to HTTP/2. */
+size_t call_send_queued(const struct call *c);
+
+/* The queue level under which on_writable fires, and above which a
+ * streaming handler should stop queueing. */
+size_t call_send_low_water(const struct call *c);
+
+/* Asks for (or stops asking for) on_writable calls. */
+void call_want_writable(struct call *c, bool want);
+
+/*
+ * Ends the call: queued messages are sent, then trailers carrying
+ * |status| and, if |fmt| is not NULL, the formatted message (percent-
+ * encoded on the wire; say what is wrong, never a path or a secret).
+ * Returns 0 or -ECANCELED.  After it, call_send() returns -ECANCELED.
+ */
+int call_finish(struct call *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Finishes with the status derived from the project error |err| and
+ * |fmt| as message. */
+int call_fail(struct call *c, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+
+/* --- for h2.c only ----------------------------------------------------- */
+#ifdef CALL_TRANSPORT
+
+struct h2;
+
+/* A new call for a request stream; the transport holds the first
+ * reference until call__closed().  NULL on -ENOMEM. */
+struct call *call__new(struct h2 *h, int32_t stream_id, struct server *s,
+                       const struct principal *who);
+
+/* One request header.  Returns 0, or ERR_TOOBIG when the header list
+ * exceeds the configured size (the transport then resets the stream). */
+int call__header(struct call *c, const uint8_t *name, size_t nlen,
+                 const uint8_t *value, size_t vlen);
+
+/* The request headers are complete: validate them and route the call. */
+void call__start(struct call *c);
+
+/* DATA bytes of the request stream. */
+void call__data(struct call *c, const uint8_t *data, size_t len);
+
+/* The client sent END_STREAM. */
+void call__end_stream(struct call *c);
+
+/* True when the client has half-closed. */
+bool call__client_done(const struct call *c);
+
+/* The stream is closed (|error_code| is the HTTP/2 code, 0 for a clean
+ * end): cancels the handler if it had not finished, and drops the
+ * transport's reference. */
+void call__closed(struct call *c, uint32_t error_code);
+
+/* Runs on_writable if the call still wants it. */
+void call__writable(struct call *c);
+
+#endif
+#endif

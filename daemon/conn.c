@@ -1,0 +1,462 @@
+/*
+ * conn.c -- one client connection: socket, TLS, HTTP/2 (see conn.h).
+ *
+ * The life of a connection:
+ *   HANDSHAKE  TLS handshake; the client certificate is verified by
+ *              OpenSSL and its URI SAN must name a principal of our trust
+ *              domain.  A refusal is logged with its reason and the peer
+ *              gets a TLS alert (or a plain HTTP 400 if it spoke HTTP).
+ *   OPEN       HTTP/2 frames flow both ways through h2.c.
+ *   closing    handles are closing; the struct is freed when both the
+ *              socket and the timer have closed.
+ * A timer bounds the time from accept to the client's HTTP/2 preface, so
+ * half-open handshakes cannot pile up.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "conn.h"
+#include "err.h"
+#include "h2.h"
+#include "log.h"
+#include "principal.h"
+#include "server.h"
+#include "tls.h"
+
+#define CONN_READ_CHUNK (64 * 1024)
+#define CONN_TLS_BATCH (64 * 1024) /* ciphertext per socket write */
+
+enum conn_state { CONN_HANDSHAKE, CONN_OPEN };
+
+struct conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    struct server *server;
+    struct tls_conn *tls;
+    struct h2 *h2;
+    struct principal principal;
+    enum conn_state state;
+    size_t wq_bytes;      /* bytes handed to uv_write, not yet written */
+    int handles;          /* open libuv handles; free at zero */
+    bool closing;
+    bool close_after_write; /* close once the write queue is empty */
+    bool reading;
+    bool in_h2;           /* inside an nghttp2 call: no re-entry */
+    struct conn *prev, *next; /* the server's list */
+    bool flushing;
+    bool flush_again;
+    char peer[64];
+};
+
+struct conn_write {
+    uv_write_t req;
+    struct conn *conn;
+    size_t len;
+    uint8_t data[];
+};
+
+static void conn_flush(struct conn *c);
+static void conn_read_start(struct conn *c);
+
+static void
+conn_handle_closed(uv_handle_t *h)
+{
+    struct conn *c = h->data;
+
+    if (--c->handles == 0) {
+        struct conn **head = server__conns(c->server);
+        if (c->prev != NULL)
+            c->prev->next = c->next;
+        else
+            *head = c->next;
+        if (c->next != NULL)
+            c->next->prev = c->prev;
+        server__conn_gone(c->server);
+        free(c);
+    }
+}
+
+void
+conn_close(struct conn *c, const char *why)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    if (why != NULL)
+        log_debug("connection closed peer=%s principal=%s reason=\"%s\"",
+                  c->peer, c->principal.uri[0] ? c->principal.uri : "-", why);
+    /* Cancel calls first: their handlers may still look at the server. */
+    h2_free(c->h2);
+    c->h2 = NULL;
+    tls_conn_free(c->tls);
+    c->tls = NULL;
+    uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+}
+
+static void
+conn_write_done(uv_write_t *req, int status)
+{
+    struct conn_write *w = (struct conn_write *)req;
+    struct conn *c = w->conn;
+
+    c->wq_bytes -= w->len;
+    free(w);
+    if (c->closing)
+        return;
+    if (status < 0) {
+        conn_close(c, uv_strerror(status));
+        return;
+    }
+    if (c->close_after_write && c->wq_bytes == 0) {
+        conn_close(c, NULL);
+        return;
+    }
+    if (c->wq_bytes < CONN_WQ_HIGH / 2) {
+        conn_flush(c);
+        if (!c->closing && !c->reading && c->wq_bytes < CONN_WQ_HIGH / 2)
+            conn_read_start(c);
+    }
+}
+
+/* Moves the ciphertext TLS has ready into one socket write. */
+static int
+conn_push(struct conn *c)
+{
+    size_t n = tls_conn_output_pending(c->tls);
+    struct conn_write *w;
+    uv_buf_t b;
+    int rc;
+
+    if (n == 0)
+        return 0;
+    if ((w = malloc(sizeof(*w) + n)) == NULL)
+        return -ENOMEM;
+    w->conn = c;
+    w->len = tls_conn_output_read(c->tls, w->data, n);
+    b = uv_buf_init((char *)w->data, (unsigned)w->len);
+    if ((rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1,
+                       conn_write_done)) != 0) {
+        free(w);
+        return rc;
+    }
+    c->wq_bytes += w->len;
+    return 0;
+}
+
+/*
+ * Produces HTTP/2 output while the socket's queue has room, encrypts it
+ * and writes it.  Re-entrant calls (a handler sending from on_writable)
+ * only ask for another round.
+ */
+static void
+conn_flush(struct conn *c)
+{
+    const uint8_t *p;
+    ssize_t n;
+    int rc = 0;
+
+    if (c->closing)
+        return;
+    if (c->flushing || c->in_h2) {
+        c->flush_again = true;
+        return;
+    }
+    c->flushing = true;
+    do {
+        c->flush_again = false;
+        while (c->h2 != NULL &&
+               c->wq_bytes + tls_conn_output_pending(c->tls) < CONN_WQ_HIGH) {
+            c->in_h2 = true;
+            n = h2_produce(c->h2, &p);
+            c->in_h2 = false;
+            if (n < 0) {
+                rc = (int)n;
+                break;
+            }
+            if (n == 0)
+                break;
+            if ((rc = tls_conn_write(c->tls, p, (size_t)n)) != 0)
+                break;
+            if (tls_conn_output_pending(c->tls) >= CONN_TLS_BATCH &&
+                (rc = conn_push(c)) != 0)
+                break;
+        }
+        if (rc == 0 && c->h2 != NULL)
+            h2_run_writable(c->h2);
+    } while (rc == 0 && c->flush_again && !c->closing);
+    c->flushing = false;
+    if (c->closing)
+        return;
+    if (rc == 0)
+        rc = conn_push(c);
+    if (rc != 0) {
+        conn_close(c, rc == ERR_PROTO ? h2_error(c->h2) : err_str(rc));
+        return;
+    }
+    if (c->h2 != NULL && !h2_alive(c->h2)) {
+        if (c->wq_bytes == 0)
+            conn_close(c, h2_error(c->h2));
+        else
+            c->close_after_write = true;
+        return;
+    }
+    /* A peer that does not read its answers stops being read. */
+    if (c->reading && c->wq_bytes >= CONN_WQ_HIGH) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+void
+conn_wake(struct conn *c)
+{
+    conn_flush(c);
+}
+
+/* Sends what TLS has (an alert, an HTTP error) and closes afterwards. */
+static void
+conn_refuse(struct conn *c, const char *why)
+{
+    static const char http400[] =
+        "HTTP/1.1 400 Bad Request\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Connection: close\r\n"
+        "Content-Length: 88\r\n\r\n"
+        "This port speaks gRPC over TLS with a client certificate "
+        "(mutual TLS), not plain HTTP.\n";
+
+    log_info("connection refused peer=%s reason=\"%s\"", c->peer, why);
+    if (tls_conn_saw_plain_http(c->tls)) {
+        struct conn_write *w = malloc(sizeof(*w) + sizeof(http400) - 1);
+        uv_buf_t b;
+
+        if (w != NULL) {
+            w->conn = c;
+            w->len = sizeof(http400) - 1;
+            memcpy(w->data, http400, w->len);
+            b = uv_buf_init((char *)w->data, (unsigned)w->len);
+            if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1,
+                         conn_write_done) == 0)
+                c->wq_bytes += w->len;
+            else
+                free(w);
+        }
+    } else if (conn_push(c) != 0) {
+        conn_close(c, why);
+        return;
+    }
+    if (c->wq_bytes == 0) {
+        conn_close(c, why);
+        return;
+    }
+    c->close_after_write = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+}
+
+/* The handshake is done: name the principal and start HTTP/2. */
+static int
+conn_open(struct conn *c)
+{
+    const struct server_config *cfg = server_config(c->server);
+    int rc;
+
+    c->state = CONN_OPEN;
+    if ((c->h2 = h2_new(c, c->server)) == NULL)
+        return -ENOMEM;
+    rc = principal_from_cert(tls_conn_peer_cert(c->tls), cfg->trust_domain,
+                             &c->principal);
+    if (rc != 0) {
+        static char why[256];
+        snprintf(why, sizeof(why),
+                 "client certificate has no valid spiffe://%s/<kind>/<id> URI "
+                 "SAN",
+                 cfg->trust_domain);
+        log_info("connection refused peer=%s reason=\"%s\"", c->peer, why);
+        h2_refuse(c->h2, why);
+        return 0;
+    }
+    log_debug("connection open peer=%s principal=%s", c->peer,
+              c->principal.uri);
+    return 0;
+}
+
+static void
+conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct conn *c = h->data;
+
+    buf->base = (char *)server__read_buffer(c->server);
+    buf->len = CONN_READ_CHUNK;
+}
+
+static void
+conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = stream->data;
+    uint8_t *plain = server__plain_buffer(c->server);
+    ssize_t n;
+    int rc;
+
+    if (c->closing)
+        return;
+    if (nread < 0) {
+        conn_close(c, nread == UV_EOF ? "peer closed" : uv_strerror((int)nread));
+        return;
+    }
+    if (nread == 0)
+        return;
+    if (tls_conn_feed(c->tls, buf->base, (size_t)nread) != 0) {
+        conn_close(c, "out of memory");
+        return;
+    }
+    if (c->state == CONN_HANDSHAKE) {
+        rc = tls_conn_handshake(c->tls);
+        if (rc < 0) {
+            conn_refuse(c, tls_conn_error(c->tls));
+            return;
+        }
+        if (rc == 0) {
+            if (conn_push(c) != 0)
+                conn_close(c, "write failed");
+            return;
+        }
+        if (conn_open(c) != 0) {
+            conn_close(c, "out of memory");
+            return;
+        }
+    }
+    /* Decrypt everything buffered and hand it to HTTP/2. */
+    for (;;) {
+        n = tls_conn_read(c->tls, plain, CONN_READ_CHUNK);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            conn_close(c, n == -EPIPE ? "peer closed" : tls_conn_error(c->tls));
+            return;
+        }
+        c->in_h2 = true;
+        rc = h2_feed(c->h2, plain, (size_t)n);
+        c->in_h2 = false;
+        if (c->closing)
+            return;
+        if (rc != 0) {
+            /* Let the GOAWAY out if there is one, then close. */
+            log_info("connection error peer=%s principal=%s reason=\"%s\"",
+                     c->peer, c->principal.uri, h2_error(c->h2));
+            conn_flush(c);
+            if (!c->closing) {
+                if (c->wq_bytes == 0)
+                    conn_close(c, NULL);
+                else
+                    c->close_after_write = true;
+                uv_read_stop((uv_stream_t *)&c->tcp);
+                c->reading = false;
+            }
+            return;
+        }
+    }
+    conn_flush(c);
+}
+
+static void
+conn_read_start(struct conn *c)
+{
+    if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read) == 0)
+        c->reading = true;
+}
+
+static void
+conn_timeout(uv_timer_t *t)
+{
+    struct conn *c = t->data;
+
+    if (c->h2 == NULL || !h2_preface_seen(c->h2))
+        conn_close(c, "handshake timeout");
+}
+
+int
+conn_accept(struct server *s, uv_stream_t *listener, struct tls_ctx *ctx)
+{
+    const struct server_config *cfg = server_config(s);
+    struct sockaddr_storage ss;
+    int sslen = sizeof(ss);
+    struct conn *c;
+    int rc;
+
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        return -ENOMEM;
+    c->server = s;
+    c->tcp.data = c->timer.data = c;
+    if ((rc = uv_tcp_init(server_loop(s), &c->tcp)) != 0) {
+        free(c);
+        return rc;
+    }
+    c->handles = 1;
+    uv_timer_init(server_loop(s), &c->timer);
+    c->handles = 2;
+    c->next = *server__conns(s);
+    if (c->next != NULL)
+        c->next->prev = c;
+    *server__conns(s) = c;
+    server__conn_added(s);
+    if ((rc = uv_accept(listener, (uv_stream_t *)&c->tcp)) != 0) {
+        conn_close(c, uv_strerror(rc));
+        return rc;
+    }
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sslen) == 0) {
+        if (ss.ss_family == AF_INET)
+            uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof(c->peer));
+        else
+            uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof(c->peer));
+    }
+    if (server__conn_count(s) > cfg->max_connections) {
+        log_warnx("too many connections, refusing peer=%s max=%u", c->peer,
+                  cfg->max_connections);
+        conn_close(c, "too many connections");
+        return 0;
+    }
+    if ((c->tls = tls_conn_new(ctx, NULL)) == NULL) {
+        conn_close(c, "out of memory");
+        return -ENOMEM;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    uv_timer_start(&c->timer, conn_timeout, cfg->handshake_timeout_ms, 0);
+    conn_read_start(c);
+    return 0;
+}
+
+void
+conn_drain(struct conn *c)
+{
+    if (c->closing)
+        return;
+    if (c->state == CONN_HANDSHAKE || c->h2 == NULL) {
+        conn_close(c, "draining");
+        return;
+    }
+    h2_goaway(c->h2);
+    conn_flush(c);
+}
+
+const struct principal *
+conn_principal(const struct conn *c)
+{
+    return &c->principal;
+}
+
+struct conn *
+conn_next(const struct conn *c)
+{
+    return c->next;
+}
+
+struct server *
+conn_server(const struct conn *c)
+{
+    return c->server;
+}

@@ -1,0 +1,37 @@
+/*
+ * log.h -- one line per event on stderr, for journald.
+ *
+ * Lines are "level=<l> fn=<function> <message>", the message itself in
+ * key=value form where it carries values.  Never pass personal data or key
+ * material: log ids (dossier id, key id, principal URI), not contents.
+ * The log_* functions are safe from any thread (each line is one write).
+ */
+#ifndef DOSSIER_LOG_H
+#define DOSSIER_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+/* Sets the most verbose level printed (default LOG_LVL_INFO). */
+void log_set_level(enum log_level level);
+
+/* Parses "error", "warn", "info" or "debug"; returns -1 if none. */
+int log_level_parse(const char *s);
+
+void log_print(enum log_level level, const char *fn, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Like log_print at LOG_LVL_WARN, with ": strerror(errno)" appended. */
+void log_print_errno(const char *fn, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Logs at LOG_LVL_ERROR and exits with status 1. */
+void log_fatal(const char *fn, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+
+#define log_debug(...) log_print(LOG_LVL_DEBUG, __func__, __VA_ARGS__)
+#define log_info(...) log_print(LOG_LVL_INFO, __func__, __VA_ARGS__)
+#define log_warnx(...) log_print(LOG_LVL_WARN, __func__, __VA_ARGS__)
+#define log_warn(...) log_print_errno(__func__, __VA_ARGS__)
+#define fatalx(...) log_fatal(__func__, __VA_ARGS__)
+
+#endif

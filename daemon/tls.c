@@ -1,0 +1,439 @@
+/*
+ * tls.c -- TLS sessions over OpenSSL memory BIOs (see tls.h).
+ *
+ * The network side is two memory BIOs: ciphertext read from the socket is
+ * written into |rbio|, ciphertext to send accumulates in |wbio|.  This file
+ * decides the protocol policy (versions, suites, ALPN, client certificates)
+ * and turns OpenSSL's error queue into one short phrase; it does not know
+ * who the peer is (principal.c) or how bytes reach it (conn.c, the
+ * clients).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "err.h"
+#include "log.h"
+#include "tls.h"
+
+/* TLS 1.2 only with forward secrecy and AEAD; TLS 1.3 suites are all AEAD. */
+#define TLS12_CIPHERS                                                          \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"               \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"               \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+static const unsigned char alpn_h2[] = {2, 'h', '2'};
+
+struct tls_ctx {
+    SSL_CTX *ssl_ctx;
+    int refs; /* only touched on the owning thread */
+    bool server;
+};
+
+struct tls_conn {
+    struct tls_ctx *ctx;
+    SSL *ssl;
+    BIO *rbio; /* network -> OpenSSL */
+    BIO *wbio; /* OpenSSL -> network */
+    const char *error;
+    bool plain_http;
+};
+
+int
+tls_key_file_check(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode)) {
+        log_warnx("key file is not a regular file path=%s", path);
+        return ERR_KEY;
+    }
+    if ((st.st_mode & 077) != 0) {
+        log_warnx("refusing private key readable by group or others "
+                  "path=%s mode=%04o (chmod 600 it)",
+                  path, (unsigned)(st.st_mode & 07777));
+        return ERR_KEY;
+    }
+    return 0;
+}
+
+/* Logs the OpenSSL error queue under |what| and empties it. */
+static void
+tls_log_errors(const char *what)
+{
+    unsigned long e;
+    char msg[256];
+
+    while ((e = ERR_get_error()) != 0) {
+        ERR_error_string_n(e, msg, sizeof(msg));
+        log_warnx("%s openssl=\"%s\"", what, msg);
+    }
+}
+
+/* The server picks "h2" or refuses the handshake: gRPC needs HTTP/2. */
+static int
+tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                const unsigned char *in, unsigned int inlen, void *arg)
+{
+    unsigned char *sel;
+
+    if (SSL_select_next_proto(&sel, outlen, alpn_h2, sizeof(alpn_h2), in,
+                              inlen) != OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    *out = sel;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static SSL_CTX *
+tls_ctx_common(const SSL_METHOD *method, const char *cert, const char *key,
+               const char *ca, int *err)
+{
+    SSL_CTX *ctx;
+    int rc;
+
+    if ((rc = tls_key_file_check(key)) != 0) {
+        if (rc != ERR_KEY)
+            log_warnx("cannot read private key path=%s: %s", key,
+                      err_str(rc));
+        *err = rc;
+        return NULL;
+    }
+    if ((ctx = SSL_CTX_new(method)) == NULL) {
+        tls_log_errors("SSL_CTX_new");
+        *err = -ENOMEM;
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                 SSL_OP_NO_TICKET);
+    if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1)
+        goto fail_tls;
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        log_warnx("cannot load certificate path=%s", cert);
+        goto fail_key;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        log_warnx("cannot load private key or it does not match the "
+                  "certificate path=%s",
+                  key);
+        goto fail_key;
+    }
+    if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+        log_warnx("cannot load CA path=%s", ca);
+        goto fail_key;
+    }
+    return ctx;
+
+fail_key:
+    tls_log_errors("tls");
+    SSL_CTX_free(ctx);
+    *err = ERR_KEY;
+    return NULL;
+fail_tls:
+    tls_log_errors("tls");
+    SSL_CTX_free(ctx);
+    *err = ERR_TLS;
+    return NULL;
+}
+
+static struct tls_ctx *
+tls_ctx_wrap(SSL_CTX *ssl_ctx, bool server, int *err)
+{
+    struct tls_ctx *ctx = calloc(1, sizeof(*ctx));
+
+    if (ctx == NULL) {
+        SSL_CTX_free(ssl_ctx);
+        *err = -ENOMEM;
+        return NULL;
+    }
+    ctx->ssl_ctx = ssl_ctx;
+    ctx->refs = 1;
+    ctx->server = server;
+    return ctx;
+}
+
+struct tls_ctx *
+tls_ctx_new_server(const char *cert, const char *key, const char *ca, int *err)
+{
+    STACK_OF(X509_NAME) *names;
+    SSL_CTX *ctx;
+
+    if ((ctx = tls_ctx_common(TLS_server_method(), cert, key, ca, err)) ==
+        NULL)
+        return NULL;
+    /* No session resumption: every connection proves its certificate. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(ctx, 0);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                       NULL);
+    if ((names = SSL_load_client_CA_file(ca)) != NULL)
+        SSL_CTX_set_client_CA_list(ctx, names);
+    SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, NULL);
+    return tls_ctx_wrap(ctx, true, err);
+}
+
+struct tls_ctx *
+tls_ctx_new_client(const char *cert, const char *key, const char *ca, int *err)
+{
+    SSL_CTX *ctx;
+
+    if ((ctx = tls_ctx_common(TLS_client_method(), cert, key, ca, err)) ==
+        NULL)
+        return NULL;
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (SSL_CTX_set_alpn_protos(ctx, alpn_h2, sizeof(alpn_h2)) != 0) {
+        SSL_CTX_free(ctx);
+        *err = -ENOMEM;
+        return NULL;
+    }
+    return tls_ctx_wrap(ctx, false, err);
+}
+
+void
+tls_ctx_unref(struct tls_ctx *ctx)
+{
+    if (ctx == NULL || --ctx->refs > 0)
+        return;
+    SSL_CTX_free(ctx->ssl_ctx);
+    free(ctx);
+}
+
+struct tls_conn *
+tls_conn_new(struct tls_ctx *ctx, const char *server_name)
+{
+    struct tls_conn *t = calloc(1, sizeof(*t));
+
+    if (t == NULL)
+        return NULL;
+    t->error = "no error";
+    if ((t->ssl = SSL_new(ctx->ssl_ctx)) == NULL)
+        goto fail;
+    t->rbio = BIO_new(BIO_s_mem());
+    t->wbio = BIO_new(BIO_s_mem());
+    if (t->rbio == NULL || t->wbio == NULL) {
+        BIO_free(t->rbio);
+        BIO_free(t->wbio);
+        goto fail;
+    }
+    /* An empty read BIO means "want more", not end of file. */
+    BIO_set_mem_eof_return(t->rbio, -1);
+    SSL_set_bio(t->ssl, t->rbio, t->wbio);
+    if (ctx->server) {
+        SSL_set_accept_state(t->ssl);
+    } else {
+        SSL_set_connect_state(t->ssl);
+        if (server_name != NULL) {
+            SSL_set_tlsext_host_name(t->ssl, server_name);
+            X509_VERIFY_PARAM *vp = SSL_get0_param(t->ssl);
+            if (X509_VERIFY_PARAM_set1_ip_asc(vp, server_name) != 1)
+                SSL_set1_host(t->ssl, server_name);
+        }
+    }
+    ctx->refs++;
+    t->ctx = ctx;
+    return t;
+
+fail:
+    SSL_free(t->ssl);
+    free(t);
+    return NULL;
+}
+
+void
+tls_conn_free(struct tls_conn *t)
+{
+    if (t == NULL)
+        return;
+    SSL_free(t->ssl); /* frees both BIOs */
+    tls_ctx_unref(t->ctx);
+    free(t);
+}
+
+int
+tls_conn_feed(struct tls_conn *t, const void *data, size_t len)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        size_t w;
+        if (BIO_write_ex(t->rbio, (const char *)data + done, len - done,
+                         &w) != 1)
+            return -ENOMEM;
+        done += w;
+    }
+    return 0;
+}
+
+/* Names the reason of a failed handshake in a short phrase. */
+static const char *
+tls_failure_reason(struct tls_conn *t)
+{
+    unsigned long e = ERR_peek_error();
+    int reason = ERR_GET_REASON(e);
+    long vr = SSL_get_verify_result(t->ssl);
+
+    switch (reason) {
+    case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+        return "no client certificate";
+    case SSL_R_NO_APPLICATION_PROTOCOL:
+        return "no ALPN h2";
+    case SSL_R_HTTP_REQUEST:
+    case SSL_R_HTTPS_PROXY_REQUEST:
+        t->plain_http = true;
+        return "plaintext HTTP on the TLS port";
+    case SSL_R_WRONG_VERSION_NUMBER:
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_UNKNOWN_PROTOCOL:
+        return "not TLS 1.2 or 1.3";
+    case SSL_R_NO_SHARED_CIPHER:
+        return "no shared cipher (ECDHE with AEAD required)";
+    case SSL_R_CERTIFICATE_VERIFY_FAILED:
+        break;
+    default:
+        if (vr == X509_V_OK)
+            return "handshake failure";
+    }
+    switch (vr) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+        return "certificate expired";
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+        return "certificate not yet valid";
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+        return "certificate from an unknown CA";
+    case X509_V_ERR_CERT_REVOKED:
+        return "certificate revoked";
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+        return "server name mismatch";
+    default:
+        return "certificate verification failed";
+    }
+}
+
+int
+tls_conn_handshake(struct tls_conn *t)
+{
+    const unsigned char *alpn;
+    unsigned int alpn_len;
+    int rc;
+
+    if (SSL_is_init_finished(t->ssl))
+        return 1;
+    ERR_clear_error();
+    rc = SSL_do_handshake(t->ssl);
+    if (rc != 1) {
+        switch (SSL_get_error(t->ssl, rc)) {
+        case SSL_ERROR_WANT_READ:
+        case SSL_ERROR_WANT_WRITE:
+            return 0;
+        default:
+            t->error = tls_failure_reason(t);
+            ERR_clear_error();
+            return ERR_TLS;
+        }
+    }
+    /* A peer that sent no ALPN at all never reached the select callback. */
+    SSL_get0_alpn_selected(t->ssl, &alpn, &alpn_len);
+    if (alpn_len != 2 || memcmp(alpn, "h2", 2) != 0) {
+        t->error = "no ALPN h2";
+        return ERR_TLS;
+    }
+    return 1;
+}
+
+ssize_t
+tls_conn_read(struct tls_conn *t, void *out, size_t len)
+{
+    size_t got = 0;
+
+    ERR_clear_error();
+    if (SSL_read_ex(t->ssl, out, len, &got) == 1)
+        return (ssize_t)got;
+    switch (SSL_get_error(t->ssl, 0)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        return 0;
+    case SSL_ERROR_ZERO_RETURN:
+        return -EPIPE;
+    default:
+        t->error = "bad TLS record";
+        ERR_clear_error();
+        return ERR_TLS;
+    }
+}
+
+int
+tls_conn_write(struct tls_conn *t, const void *data, size_t len)
+{
+    size_t done = 0;
+
+    ERR_clear_error();
+    while (done < len) {
+        size_t w = 0;
+        if (SSL_write_ex(t->ssl, (const char *)data + done, len - done,
+                         &w) != 1) {
+            t->error = "TLS write failed";
+            ERR_clear_error();
+            return ERR_TLS;
+        }
+        done += w;
+    }
+    return 0;
+}
+
+void
+tls_conn_shutdown(struct tls_conn *t)
+{
+    ERR_clear_error();
+    if (SSL_is_init_finished(t->ssl))
+        (void)SSL_shutdown(t->ssl);
+    ERR_clear_error();
+}
+
+size_t
+tls_conn_output_pending(const struct tls_conn *t)
+{
+    return BIO_ctrl_pending(t->wbio);
+}
+
+size_t
+tls_conn_output_read(struct tls_conn *t, void *out, size_t len)
+{
+    size_t got = 0;
+
+    if (len == 0 || BIO_read_ex(t->wbio, out, len, &got) != 1)
+        return 0;
+    return got;
+}
+
+bool
+tls_conn_saw_plain_http(const struct tls_conn *t)
+{
+    return t->plain_http;
+}
+
+X509 *
+tls_conn_peer_cert(const struct tls_conn *t)
+{
+    return SSL_get0_peer_certificate(t->ssl);
+}
+
+const char *
+tls_conn_error(const struct tls_conn *t)
+{
+    return t->error;
+}

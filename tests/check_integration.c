@@ -1,0 +1,68 @@
+/*
+ * check_integration.c -- integration tests as libcheck cases.
+ *
+ * Each case runs one script of tests/interop/ against a real dossierd that
+ * the script starts itself (fresh temporary directory, fresh keys, a free
+ * port on 127.0.0.1), with real clients: python3-grpcio, grpc-js, raw TLS
+ * and HTTP/2.  The script's exit status is the verdict; its output says
+ * what it checked.  DOSSIER_TOP is the repository root.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include "suites.h"
+
+static void
+run_script(const char *cmd)
+{
+    const char *top = getenv("DOSSIER_TOP");
+    char line[1024];
+    int rc;
+
+    snprintf(line, sizeof(line), "cd '%s' && %s", top ? top : ".", cmd);
+    fflush(stdout);
+    rc = system(line);
+    ck_assert_msg(rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
+                  "%s failed (status %d)", cmd, rc);
+}
+
+START_TEST(test_interop_grpcio)
+{
+    run_script("/usr/bin/python3 tests/interop/test_grpcio.py");
+}
+END_TEST
+
+START_TEST(test_interop_grpcjs)
+{
+    run_script("/usr/bin/python3 tests/interop/run_node.py");
+}
+END_TEST
+
+START_TEST(test_tls_refusals)
+{
+    run_script("/usr/bin/python3 tests/interop/test_tls_refusals.py");
+}
+END_TEST
+
+START_TEST(test_hostile_h2)
+{
+    run_script("/usr/bin/python3 tests/interop/test_hostile.py");
+}
+END_TEST
+
+Suite *
+suite_integration(void)
+{
+    Suite *s = suite_create("integration");
+    TCase *tc = tcase_create("daemon");
+
+    /* Real daemons, real clients, 100 MiB streams under ASan. */
+    tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, test_interop_grpcio);
+    tcase_add_test(tc, test_interop_grpcjs);
+    tcase_add_test(tc, test_tls_refusals);
+    tcase_add_test(tc, test_hostile_h2);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,27 @@
+/*
+ * check_main.c -- the one libcheck runner of `make check`.
+ *
+ * Runs every unit suite, then (unless DOSSIER_UNIT_ONLY is set) the
+ * integration suite, whose cases drive the real daemon with real clients.
+ * Its last line is libcheck's summary, which CI reads.
+ */
+#include <stdlib.h>
+
+#include "suites.h"
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(suite_buf());
+    int failed;
+
+    srunner_add_suite(sr, suite_rpc());
+    srunner_add_suite(sr, suite_principal());
+    srunner_add_suite(sr, suite_svc_reflection());
+    if (getenv("DOSSIER_UNIT_ONLY") == NULL)
+        srunner_add_suite(sr, suite_integration());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

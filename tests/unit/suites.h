@@ -1,0 +1,17 @@
+/*
+ * suites.h -- every libcheck suite of the project, one per module
+ * (tests/unit/test_<module>.c defines suite_<module>).  tests/check_main.c
+ * runs them all, then the integration suite.
+ */
+#ifndef DOSSIER_SUITES_H
+#define DOSSIER_SUITES_H
+
+#include <check.h>
+
+Suite *suite_buf(void);
+Suite *suite_rpc(void);
+Suite *suite_principal(void);
+Suite *suite_svc_reflection(void);
+Suite *suite_integration(void);
+
+#endif
