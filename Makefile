@@ -42,7 +42,10 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
 
 # --- sources ---------------------------------------------------------------
 
+# proto/internal/ holds the formats of stored records: compiled for the
+# daemon, but not part of the published API nor of the reflection set.
 PROTOS   := $(shell find proto -name '*.proto' | sort)
+PUB_PROTOS := $(filter-out proto/internal/%,$(PROTOS))
 PB_C     := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS)) \
 	$(GEN)/google/protobuf/descriptor.pb-c.c
 PB_H     := $(PB_C:.c=.h)
@@ -93,7 +96,7 @@ $(GEN)/.stamp: $(PROTOS) | $(B)/.deps
 	protoc-c -Iproto -I/usr/include --c_out=$(GEN) $(PROTOS) \
 		/usr/include/google/protobuf/descriptor.proto
 	protoc -Iproto -I/usr/include --include_imports \
-		--descriptor_set_out=$(DESC_SET) $(PROTOS)
+		--descriptor_set_out=$(DESC_SET) $(PUB_PROTOS)
 	@touch $@
 $(PB_C) $(PB_H) $(DESC_SET): $(GEN)/.stamp
 

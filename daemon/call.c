@@ -58,6 +58,8 @@ struct call {
     struct rpc_reader reader;
     uint64_t messages_in;
     bool client_done;
+    bool recv_paused;
+    size_t unconsumed; /* bytes received while paused, window not granted */
 
     /* Response. */
     struct buf out;
@@ -599,12 +601,39 @@ call_on_message(void *arg, const uint8_t *msg, size_t len)
 }
 
 void
+call_pause_recv(struct call *c, bool pause)
+{
+    c->recv_paused = pause;
+    if (!pause && c->unconsumed > 0 && c->h2 != NULL) {
+        nghttp2_session_consume(h2__session(c->h2), c->stream_id,
+                                c->unconsumed);
+        c->unconsumed = 0;
+        conn_wake(h2__conn(c->h2));
+    }
+}
+
+/* Grants the window back for |len| bytes, now or when reading resumes.
+ * |h| is the session the bytes came in on: the stream may have closed
+ * meanwhile, and the connection window must be given back all the same. */
+static void
+call_consume(struct call *c, struct h2 *h, size_t len)
+{
+    if (c->recv_paused && !call_is_done(c))
+        c->unconsumed += len;
+    else
+        nghttp2_session_consume(h2__session(h), c->stream_id, len);
+}
+
+void
 call__data(struct call *c, const uint8_t *data, size_t len)
 {
+    struct h2 *h = c->h2;
     int rc;
 
-    if (call_is_done(c) || c->method == NULL)
+    if (call_is_done(c) || c->method == NULL) {
+        call_consume(c, h, len);
         return; /* already answered: the rest of the body is ignored */
+    }
     call_ref(c);
     rc = rpc_reader_feed(&c->reader, data, len, call_on_message, c);
     switch (rc) {
@@ -626,6 +655,7 @@ call__data(struct call *c, const uint8_t *data, size_t len)
     }
     if (rc != 0)
         call_notify_cancel(c);
+    call_consume(c, h, len);
     call_unref(c);
 }
 
@@ -663,6 +693,12 @@ call__closed(struct call *c, uint32_t error_code)
 
     c->closed = true;
     call_stop_timer(c);
+    if (c->unconsumed > 0) {
+        /* The stream is gone; its share of the connection window is not. */
+        nghttp2_session_consume(h2__session(c->h2), c->stream_id,
+                                c->unconsumed);
+        c->unconsumed = 0;
+    }
     if (!was_finished)
         call_notify_cancel(c);
     c->h2 = NULL;

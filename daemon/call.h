@@ -47,8 +47,11 @@ typedef void call_half_close_fn(struct call *c);
  * may send more.  Only called after call_want_writable(c, true). */
 typedef void call_writable_fn(struct call *c);
 
-/* The call ended before the handler finished it: drop any work in flight
- * (or let it end and see -ECANCELED).  Runs at most once. */
+/* The call ended before the handler finished it (peer reset, deadline,
+ * connection lost, drain timeout, or the transport answered an error such
+ * as an oversized message): drop any work in flight, or let it end and
+ * see -ECANCELED.  Runs at most once, and never after the handler's own
+ * call_finish(). */
 typedef void call_cancel_fn(struct call *c);
 
 /* Called once when the call is freed, to release call_data(). */
@@ -63,8 +66,8 @@ struct method {
     call_cancel_fn *on_cancel;       /* optional */
 };
 
-/* The identity proven by the caller's certificate.  Valid for the call's
- * lifetime. */
+/* The identity proven by the caller's certificate; never NULL.  Valid for
+ * the call's lifetime. */
 const struct principal *call_principal(const struct call *c);
 
 /* The value of request metadata |name| (lower-case), or NULL.  Valid for
@@ -92,8 +95,9 @@ bool call_is_done(const struct call *c);
 
 /*
  * Queues one response message of |len| bytes (copied).  Returns 0,
- * -ECANCELED if the call is done, ERR_TOOBIG if |len| exceeds the maximum
- * message size, or -ENOMEM.  Never blocks: a streaming handler watches
+ * -ECANCELED if the call is done, ERR_TOOBIG if |len| does not fit the
+ * 32-bit length prefix, or -ENOMEM.  (The server's max_message bounds what
+ * it receives; what it sends is bounded by the handler.)  Never blocks: a streaming handler watches
  * call_send_queued() and waits for on_writable before queueing more.
  */
 int call_send(struct call *c, const uint8_t *msg, size_t len);
@@ -110,6 +114,15 @@ size_t call_send_low_water(const struct call *c);
 
 /* Asks for (or stops asking for) on_writable calls. */
 void call_want_writable(struct call *c, bool want);
+
+/*
+ * Stops (|pause| true) or resumes granting the client HTTP/2 flow-control
+ * window for this call's requests.  While paused, bytes already granted
+ * (at most the stream window) still arrive and are delivered; then the
+ * client blocks.  A client-streaming handler whose messages go to work off
+ * the loop pauses while that work is behind, so memory stays bounded.
+ */
+void call_pause_recv(struct call *c, bool pause);
 
 /*
  * Ends the call: queued messages are sent, then trailers carrying

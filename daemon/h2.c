@@ -198,8 +198,12 @@ h2_on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
 {
     struct call *c = nghttp2_session_get_stream_user_data(session, stream_id);
 
+    /* Flow control is ours (no automatic WINDOW_UPDATE): the call grants
+     * the window back as it consumes; data for no call is consumed now. */
     if (c != NULL)
         call__data(c, data, len);
+    else
+        nghttp2_session_consume(session, stream_id, len);
     return 0;
 }
 
@@ -276,6 +280,7 @@ h2_new(struct conn *conn, struct server *s)
     /* Closed streams kept for priority bookkeeping cost memory per reset. */
     nghttp2_option_set_no_closed_streams(opt, 1);
     nghttp2_option_set_max_outbound_ack(opt, 1000);
+    nghttp2_option_set_no_auto_window_update(opt, 1);
     if (nghttp2_session_server_new2(&h->session, cbs, h, opt) != 0)
         goto fail;
     nghttp2_session_callbacks_del(cbs);
