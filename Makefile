@@ -22,7 +22,8 @@ ASAN     := $(B)/asan
 DEB_BUILD := build-essential pkg-config libuv1-dev liblmdb-dev \
 	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev \
 	libssl-dev libnghttp2-dev check openssl xxd
-DEB_TEST  := python3 python3-grpcio python3-protobuf nghttp2-client \
+DEB_TEST  := python3 python3-grpcio python3-protobuf python3-cryptography \
+	nghttp2-client \
 	nghttp2-server valgrind
 
 PKGS     := libuv lmdb libprotobuf-c openssl libnghttp2

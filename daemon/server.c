@@ -94,7 +94,8 @@ server_new(uv_loop_t *loop, const struct server_config *cfg, int *err)
     s->loop = loop;
     s->cfg = *cfg;
     if ((s->tls = tls_ctx_new_server(cfg->cert_file, cfg->key_file,
-                                     cfg->ca_file, err)) == NULL)
+                                     cfg->ca_file, cfg->trust_domain, err)) ==
+        NULL)
         goto fail;
     if (uv_ip4_addr(cfg->listen_host, cfg->listen_port,
                     (struct sockaddr_in *)&addr) != 0 &&
@@ -276,7 +277,7 @@ server_reload(struct server *s)
     int err;
 
     ctx = tls_ctx_new_server(s->cfg.cert_file, s->cfg.key_file,
-                             s->cfg.ca_file, &err);
+                             s->cfg.ca_file, s->cfg.trust_domain, &err);
     if (ctx == NULL) {
         log_warnx("reload failed, keeping the current certificates: %s",
                   err_str(err));

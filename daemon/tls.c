@@ -9,6 +9,7 @@
  * clients).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "principal.h"
 #include "tls.h"
 
 /* TLS 1.2 only with forward secrecy and AEAD; TLS 1.3 suites are all AEAD. */
@@ -33,6 +35,7 @@ struct tls_ctx {
     SSL_CTX *ssl_ctx;
     int refs; /* only touched on the owning thread */
     bool server;
+    char trust_domain[128];
 };
 
 struct tls_conn {
@@ -89,6 +92,50 @@ tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
         return SSL_TLSEXT_ERR_ALERT_FATAL;
     *out = sel;
     return SSL_TLSEXT_ERR_OK;
+}
+
+/*
+ * OpenSSL has verified the chain; the leaf must also carry our kind of
+ * identity.  Failing here sends a bad_certificate alert during the
+ * handshake, which clients report and do not retry in a loop.
+ */
+static int
+tls_verify_principal(int preverify_ok, X509_STORE_CTX *store)
+{
+    SSL *ssl;
+    struct tls_ctx *ctx;
+    struct principal who;
+
+    if (!preverify_ok || X509_STORE_CTX_get_error_depth(store) != 0)
+        return preverify_ok;
+    ssl = X509_STORE_CTX_get_ex_data(store,
+                                     SSL_get_ex_data_X509_STORE_CTX_idx());
+    ctx = ssl != NULL ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+    if (ctx == NULL)
+        return 0;
+    if (principal_from_cert(X509_STORE_CTX_get_current_cert(store),
+                            ctx->trust_domain, &who) != 0) {
+        X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+        return 0;
+    }
+    return 1;
+}
+
+/* gRPC needs HTTP/2: a ClientHello that offers no ALPN at all is refused
+ * with the alert that says so (the select callback never sees it). */
+static int
+tls_client_hello(SSL *ssl, int *alert, void *arg)
+{
+    const unsigned char *ext;
+    size_t len;
+
+    if (SSL_client_hello_get0_ext(
+            ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &ext,
+            &len) != 1) {
+        *alert = SSL_AD_NO_APPLICATION_PROTOCOL;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    return SSL_CLIENT_HELLO_SUCCESS;
 }
 
 static SSL_CTX *
@@ -162,9 +209,11 @@ tls_ctx_wrap(SSL_CTX *ssl_ctx, bool server, int *err)
 }
 
 struct tls_ctx *
-tls_ctx_new_server(const char *cert, const char *key, const char *ca, int *err)
+tls_ctx_new_server(const char *cert, const char *key, const char *ca,
+                   const char *trust_domain, int *err)
 {
     STACK_OF(X509_NAME) *names;
+    struct tls_ctx *wrapped;
     SSL_CTX *ctx;
 
     if ((ctx = tls_ctx_common(TLS_server_method(), cert, key, ca, err)) ==
@@ -174,11 +223,17 @@ tls_ctx_new_server(const char *cert, const char *key, const char *ca, int *err)
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-                       NULL);
+                       tls_verify_principal);
     if ((names = SSL_load_client_CA_file(ca)) != NULL)
         SSL_CTX_set_client_CA_list(ctx, names);
     SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, NULL);
-    return tls_ctx_wrap(ctx, true, err);
+    SSL_CTX_set_client_hello_cb(ctx, tls_client_hello, NULL);
+    if ((wrapped = tls_ctx_wrap(ctx, true, err)) == NULL)
+        return NULL;
+    snprintf(wrapped->trust_domain, sizeof(wrapped->trust_domain), "%s",
+             trust_domain);
+    SSL_CTX_set_app_data(ctx, wrapped);
+    return wrapped;
 }
 
 struct tls_ctx *
@@ -285,6 +340,7 @@ tls_failure_reason(struct tls_conn *t)
     case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
         return "no client certificate";
     case SSL_R_NO_APPLICATION_PROTOCOL:
+    case SSL_R_CALLBACK_FAILED:
         return "no ALPN h2";
     case SSL_R_HTTP_REQUEST:
     case SSL_R_HTTPS_PROXY_REQUEST:
@@ -316,6 +372,9 @@ tls_failure_reason(struct tls_conn *t)
         return "certificate from an unknown CA";
     case X509_V_ERR_CERT_REVOKED:
         return "certificate revoked";
+    case X509_V_ERR_APPLICATION_VERIFICATION:
+        return "client certificate names no principal of our trust domain "
+               "(URI SAN spiffe://<trust-domain>/<kind>/<id> required)";
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
         return "server name mismatch";

@@ -35,13 +35,18 @@ int tls_key_file_check(const char *path);
 /*
  * Creates a server context from PEM files: |cert| (chain), |key| (its
  * private key, checked with tls_key_file_check) and |ca| (the CA bundle
- * that client certificates must chain to).  Returns NULL on failure, with
+ * that client certificates must chain to).  A client certificate must also
+ * name a principal of |trust_domain| (principal_from_cert), else the
+ * handshake fails with a bad_certificate alert: a client without an
+ * identity learns it at once instead of retrying.  A ClientHello without
+ * ALPN is refused with no_application_protocol.  Returns NULL on failure, with
  * the reason logged and |*err| set (ERR_KEY, ERR_TLS or a negative errno).
  * The context is reference-counted: each tls_conn holds a reference, so a
  * reload can replace the server's context while old connections go on.
  */
 struct tls_ctx *tls_ctx_new_server(const char *cert, const char *key,
-                                   const char *ca, int *err);
+                                   const char *ca, const char *trust_domain,
+                                   int *err);
 
 /*
  * Creates a client context presenting |cert|/|key| and trusting |ca| for

@@ -205,7 +205,7 @@ class T:
     def cancel_mid_stream(self):
         rss0 = self.d.rss_kib()
         call = self.download(self.pb.diag.DownloadRequest(
-            total_bytes=1 << 40, chunk_bytes=0, seed=7), timeout=60)
+            total_bytes=1 << 30, chunk_bytes=0, seed=7), timeout=60)
         n = 0
         for _ in call:
             n += 1
@@ -224,7 +224,7 @@ class T:
         # time (leaks show up in LeakSanitizer at exit).
         for i in range(20):
             c = self.download(self.pb.diag.DownloadRequest(
-                total_bytes=1 << 40, chunk_bytes=256 * 1024, seed=i),
+                total_bytes=1 << 30, chunk_bytes=256 * 1024, seed=i),
                 timeout=60)
             next(c)
             c.cancel()

@@ -232,7 +232,7 @@ async function deadlineExceeded() {
 
 function cancelMidStream() {
   return new Promise((resolve, reject) => {
-    const call = diag.Download({ total_bytes: '1099511627776',
+    const call = diag.Download({ total_bytes: 1 << 30, // the server's limit
       chunk_bytes: 0, seed: 7 }, { deadline: deadline(60000) });
     let n = 0;
     call.on('data', () => {

@@ -52,6 +52,46 @@ def h2_frame(ftype, flags, stream, payload=b""):
 H2_HELLO = PREFACE + h2_frame(4, 0, 0) + h2_frame(6, 0, 0, b"dossier!")
 
 
+H2_TYPES = ["DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS",
+            "PUSH_PROMISE", "PING", "GOAWAY", "WINDOW_UPDATE", "CONTINUATION"]
+H2_ERRORS = ["NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR",
+             "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT", "STREAM_CLOSED",
+             "FRAME_SIZE_ERROR", "REFUSED_STREAM", "CANCEL",
+             "COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM",
+             "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED"]
+
+
+def _frames_pending(data):
+    """True when |data| ends inside a frame."""
+    while len(data) >= 9:
+        n = int.from_bytes(data[:3], "big")
+        if len(data) < 9 + n:
+            return True
+        data = data[9 + n:]
+    return len(data) > 0
+
+
+def h2_summary(data):
+    """The HTTP/2 frames in |data|, in a few words each."""
+    out = []
+    while len(data) >= 9:
+        n = int.from_bytes(data[:3], "big")
+        ft, fl = data[3], data[4]
+        p = data[9:9 + n]
+        name = H2_TYPES[ft] if ft < len(H2_TYPES) else "type%d" % ft
+        if ft == 7 and len(p) >= 8:
+            last, code = struct.unpack(">II", p[:8])
+            e = H2_ERRORS[code] if code < len(H2_ERRORS) else hex(code)
+            name += "(%s last=%d %r)" % (e, last, bytes(p[8:120]))
+        elif ft == 4:
+            name += "(ACK)" if fl & 1 else "(%d)" % (n // 6)
+        out.append(name)
+        data = data[9 + n:]
+    if data:
+        out.append("+%d bytes" % len(data))
+    return " ".join(out)
+
+
 class Outcome:
     def __init__(self):
         self.handshake = None   # None, or the handshake error
@@ -77,12 +117,12 @@ class Outcome:
         if self.alert:
             parts.append("then %s" % self.alert)
         if self.app_data:
-            parts.append("%d bytes of HTTP/2 from the server (first frame "
-                         "type %d)" % (len(self.app_data),
-                                       self.app_data[3]
-                                       if len(self.app_data) > 3 else -1))
+            parts.append("%d bytes of HTTP/2 from the server: %s" % (
+                len(self.app_data), h2_summary(self.app_data)))
         if self.closed and not self.alert:
             parts.append("closed: %s" % self.closed)
+        elif self.app_data and self.closed is None:
+            parts.append("still open")
         if self.handshake is None and self.closed is None and \
                 not self.app_data:
             parts.append("left open with no answer")
@@ -119,16 +159,21 @@ def tls_probe(d, crt=None, key=None, alpn=("h2",), ctx_fn=None,
         # alert on the first read.  Read once before writing so as not to
         # lose it to a broken pipe.
         _read_some(s, o, 0.5)
-        if o.closed is None and not o.app_data:
+        if o.closed is None:
             try:
                 s.sendall(H2_HELLO)
             except (ssl.SSLError, OSError) as e:
                 o.closed = "on write: %s" % ssl_reason(e)
-            deadline = time.monotonic() + wait
-            while o.closed is None and time.monotonic() < deadline:
-                _read_some(s, o, deadline - time.monotonic())
-                if o.app_data:
-                    break
+        # Read on until the server closes, or has been quiet for a second
+        # after sending something: what it sends (GOAWAY...) goes in the
+        # report.
+        deadline = time.monotonic() + wait
+        while o.closed is None and time.monotonic() < deadline:
+            n = len(o.app_data)
+            _read_some(s, o, min(deadline - time.monotonic(),
+                                 1.0 if o.app_data else wait))
+            if o.app_data and len(o.app_data) == n:
+                break
     finally:
         (s or raw).close()
     o.elapsed = time.monotonic() - t0
@@ -353,6 +398,19 @@ class T:
                              self.now + datetime.timedelta(days=30))
         self.expect_refused(tls_probe(self.d, crt, key))
 
+    # KNOWN DAEMON BUG (found 2026-11-22, build of that day): the five
+    # identity cases below (no URI SAN, no SAN, foreign trust domain,
+    # unknown kind, two URI SANs) are not refused in the TLS handshake.
+    # The daemon completes it, sends SETTINGS and WINDOW_UPDATE, then
+    # GOAWAY(INADEQUATE_SECURITY, last_stream=0, "client certificate has
+    # no valid spiffe://dossier.test/<kind>/<id> URI SAN") and closes
+    # (log: fn=conn_open connection refused).  grpcio treats a GOAWAY with
+    # last_stream=0 as "nothing processed" and retries at once: the call
+    # never gets a clear error (DEADLINE_EXCEEDED after its deadline) and
+    # the client reconnects ~150-190 times a second, each a full
+    # handshake.  Checking the URI SAN in the certificate verify callback
+    # would send a TLS alert instead (bad_certificate / access_denied),
+    # which clients report and back off from.
     def no_uri_san(self):
         crt, key = make_cert(self.d, self.certdir, "dns-only",
                              [x509.DNSName("client.dossier.test")],
@@ -373,11 +431,15 @@ class T:
         if o.refused:
             return
         ch = harness.grpc_channel(self.d, crt=crt, key=key)
+        mark = self.d.log_mark()
         try:
-            harness.echo_once(ch, self.pb)
+            harness.echo_once(ch, self.pb, timeout=3)
             raise AssertionError("Echo answered for this identity")
         except grpc.RpcError as e:
-            print("#   Echo: %s %s" % (e.code(), e.details()))
+            n = len(self.d.log_since(mark).splitlines())
+            print("#   grpcio Echo (3 s deadline): %s %r; the daemon logged "
+                  "%d lines meanwhile (reconnections)" % (
+                      e.code(), e.details(), n))
             assert e.code() in (grpc.StatusCode.UNAUTHENTICATED,
                                 grpc.StatusCode.PERMISSION_DENIED), e.code()
         finally:
