@@ -149,8 +149,10 @@ $(KEYS_DIR)/ca.crt: | $(BIN)/dossier-admin
 
 run: all keys
 	@mkdir -p $(DATA_DIR)
-	@echo "dossierd: listening on $(LISTEN); development keys in $(KEYS_DIR)/"
-	@echo "  try: python3 tests/interop/grpc_call.py (see README.md)"
+	@echo "dossierd on $(LISTEN): gRPC over mutual TLS (README.md, 'Using it')"
+	@echo "  server CA:   $(KEYS_DIR)/ca.crt"
+	@echo "  client cert: $(KEYS_DIR)/agency-caf-75.crt + .key (others: ls $(KEYS_DIR))"
+	@echo "  health check with nghttp: see README.md"
 	$(BIN)/dossierd --listen $(LISTEN) --keys $(KEYS_DIR) \
 		--data $(DATA_DIR) --diag
 

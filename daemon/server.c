@@ -26,7 +26,7 @@
 #define SERVER_GOAWAY_DELAY_MS 500
 
 struct server_hook {
-    server_drain_fn *fn;
+    server_hook_fn *fn;
     void *arg;
 };
 
@@ -46,6 +46,8 @@ struct server {
     size_t nconns;
     struct server_hook hooks[SERVER_MAX_HOOKS];
     size_t nhooks;
+    struct server_hook reload_hooks[SERVER_MAX_HOOKS];
+    size_t nreload_hooks;
     uint8_t read_buf[SERVER_SCRATCH];
     uint8_t plain_buf[SERVER_SCRATCH];
 };
@@ -177,7 +179,18 @@ server_is_draining(const struct server *s)
 }
 
 int
-server_on_drain(struct server *s, server_drain_fn *fn, void *arg)
+server_on_reload(struct server *s, server_hook_fn *fn, void *arg)
+{
+    if (s->nreload_hooks == SERVER_MAX_HOOKS)
+        return -ENOSPC;
+    s->reload_hooks[s->nreload_hooks].fn = fn;
+    s->reload_hooks[s->nreload_hooks].arg = arg;
+    s->nreload_hooks++;
+    return 0;
+}
+
+int
+server_on_drain(struct server *s, server_hook_fn *fn, void *arg)
 {
     if (s->nhooks == SERVER_MAX_HOOKS)
         return -ENOSPC;
@@ -281,11 +294,13 @@ server_reload(struct server *s)
     if (ctx == NULL) {
         log_warnx("reload failed, keeping the current certificates: %s",
                   err_str(err));
-        return;
+    } else {
+        tls_ctx_unref(s->tls);
+        s->tls = ctx;
+        log_info("reloaded certificates and CA");
     }
-    tls_ctx_unref(s->tls);
-    s->tls = ctx;
-    log_info("reloaded certificates and CA");
+    for (size_t i = 0; i < s->nreload_hooks; i++)
+        s->reload_hooks[i].fn(s, s->reload_hooks[i].arg);
 }
 
 static void

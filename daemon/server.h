@@ -74,8 +74,12 @@ bool server_is_draining(const struct server *s);
 
 /* Called when a drain begins, so that long-lived calls (health Watch,
  * event streams) can finish.  At most 8 hooks; returns 0 or -ENOSPC. */
-typedef void server_drain_fn(struct server *s, void *arg);
-int server_on_drain(struct server *s, server_drain_fn *fn, void *arg);
+typedef void server_hook_fn(struct server *s, void *arg);
+int server_on_drain(struct server *s, server_hook_fn *fn, void *arg);
+
+/* Called on SIGHUP after the TLS material is reloaded, so that other
+ * modules reload theirs (master keys).  At most 8 hooks; 0 or -ENOSPC. */
+int server_on_reload(struct server *s, server_hook_fn *fn, void *arg);
 
 /*
  * Starts accepting, installs the SIGTERM/SIGINT (drain) and SIGHUP
