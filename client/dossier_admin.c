@@ -30,6 +30,7 @@
 
 #include "devpki.h"
 #include "err.h"
+#include "keyring.h"
 
 #define PROG "dossier-admin"
 #define DEFAULT_TRUST_DOMAIN "dossier.test"
@@ -66,6 +67,16 @@ static const char usage_text[] =
     "      Crée une AC de développement, un certificat serveur pour localhost\n"
     "      et un certificat client par principal de démonstration dans DIR ;\n"
     "      ne fait rien si DIR/ca.crt existe.\n"
+    "\n"
+    "      It also makes the data keys master-1.key and pepper.key when\n"
+    "      missing. / Crée aussi les clés de données master-1.key et\n"
+    "      pepper.key si elles manquent.\n"
+    "\n"
+    "  keygen-master --dir DIR\n"
+    "      Make the next master key (master-N.key); SIGHUP makes dossierd\n"
+    "      re-wrap every data key under it, online.\n"
+    "      Crée la clé maîtresse suivante ; SIGHUP fait rechiffrer par\n"
+    "      dossierd toutes les clés de données avec elle, sans arrêt.\n"
     "\n"
     "  issue --dir DIR --kind KIND --id ID [--trust-domain DOMAIN] [--days N]\n"
     "        [--out-dir OUT]\n"
@@ -535,6 +546,65 @@ init_dev_check_absent(const char *dir)
     return 0;
 }
 
+/*
+ * Makes the data keys of DIR that are missing: master-1.key (wraps every
+ * person's data key) and pepper.key (keys the NIR look-up hash).  Existing
+ * keys are never touched: replacing one would make the dossiers that
+ * depend on it unreadable.
+ */
+static int
+data_keys_make(const char *dir)
+{
+    static const char *const names[] = {"master-1.key", "pepper.key"};
+    char path[PATH_MAX];
+    int rc;
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if ((rc = path_fmt(path, "%s/%s", dir, names[i])) != 0 ||
+            (rc = path_exists(path)) < 0)
+            return rc;
+        if (rc == 1)
+            continue;
+        if ((rc = keyring_generate_file(path)) != 0) {
+            complain_file(path, rc, true);
+            return rc;
+        }
+        printf("  %s\n", path);
+    }
+    return 0;
+}
+
+/* keygen-master: the next master key, for an online rotation. */
+static int
+cmd_keygen_master(const struct opts *o)
+{
+    struct keyring *kr = NULL;
+    char path[PATH_MAX];
+    uint32_t next;
+    int rc;
+
+    if ((rc = keyring_load(o->dir, &kr)) != 0) {
+        complain("cannot load the keys of %1$s / impossible de charger les "
+                 "clés de %1$s",
+                 o->dir);
+        return rc;
+    }
+    next = keyring_master_current_id(kr) + 1;
+    keyring_free(kr);
+    if ((rc = path_fmt(path, "%s/master-%u.key", o->dir, next)) != 0)
+        return rc;
+    if ((rc = keyring_generate_file(path)) != 0) {
+        complain_file(path, rc, true);
+        return rc;
+    }
+    printf(PROG ": new master key %1$s; send SIGHUP to dossierd to re-wrap "
+                "every data key under it / nouvelle clé maîtresse %1$s ; "
+                "envoyez SIGHUP à dossierd pour rechiffrer toutes les clés "
+                "de données avec elle\n",
+           path);
+    return 0;
+}
+
 static int
 cmd_init_dev(const struct opts *o)
 {
@@ -567,7 +637,7 @@ cmd_init_dev(const struct opts *o)
         printf(PROG ": %1$s already exists, nothing to do / "
                     "%1$s existe déjà, rien à faire\n",
                ca_crt);
-        return 0;
+        return data_keys_make(o->dir);
     }
     if ((rc = init_dev_check_absent(o->dir)) != 0)
         return rc;
@@ -605,6 +675,7 @@ cmd_init_dev(const struct opts *o)
         goto fail;
     }
     printf("  %s  %s\n", ca_crt, ca_spec.common_name);
+    rc = data_keys_make(o->dir);
 fail:
     X509_free(ca);
     EVP_PKEY_free(ca_key);
@@ -708,6 +779,7 @@ static const struct command {
     {"issue-server", cmd_issue_server, BIT(OPT_DIR) | BIT(OPT_NAME),
      BIT(OPT_DIR) | BIT(OPT_DAYS) | BIT(OPT_NAME) | BIT(OPT_IP) |
          BIT(OPT_OUT_DIR)},
+    {"keygen-master", cmd_keygen_master, BIT(OPT_DIR), BIT(OPT_DIR)},
 };
 
 /* Drops trailing slashes ("keys/dev/" -> "keys/dev"; "/" stays). */

@@ -40,6 +40,8 @@ usage(FILE *f)
             "  --max-message BYTES    largest gRPC message (default 4194304)\n"
             "  --drain-timeout MS     time given to calls on SIGTERM "
             "(default 10000)\n"
+            "  --handshake-timeout MS time from accept to the HTTP/2 preface "
+            "(default 10000)\n"
             "  --log-level LEVEL      error, warn, info or debug\n"
             "  --diag                 serve dossier.v1.Diag (transport "
             "checks)\n");
@@ -115,6 +117,7 @@ enum {
     OPT_TRUST,
     OPT_MAXMSG,
     OPT_DRAIN,
+    OPT_HANDSHAKE,
     OPT_LOG,
     OPT_DIAG,
     OPT_HELP,
@@ -130,6 +133,7 @@ static const struct option long_opts[] = {
     {"trust-domain", required_argument, NULL, OPT_TRUST},
     {"max-message", required_argument, NULL, OPT_MAXMSG},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN},
+    {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"diag", no_argument, NULL, OPT_DIAG},
     {"help", no_argument, NULL, OPT_HELP},
@@ -174,6 +178,10 @@ parse_args(int argc, char **argv, struct server_config *cfg)
         case OPT_DRAIN:
             ok = parse_u64(optarg, &v) && v <= 3600 * 1000;
             cfg->drain_timeout_ms = v;
+            break;
+        case OPT_HANDSHAKE:
+            ok = parse_u64(optarg, &v) && v >= 100 && v <= 600 * 1000;
+            cfg->handshake_timeout_ms = v;
             break;
         case OPT_LOG:
             ok = (lvl = log_level_parse(optarg)) >= 0;

@@ -45,6 +45,12 @@ START_TEST(test_tls_refusals)
 }
 END_TEST
 
+START_TEST(test_lifecycle)
+{
+    run_script("/usr/bin/python3 tests/interop/test_lifecycle.py");
+}
+END_TEST
+
 START_TEST(test_hostile_h2)
 {
     run_script("/usr/bin/python3 tests/interop/test_hostile.py");
@@ -62,6 +68,7 @@ suite_integration(void)
     tcase_add_test(tc, test_interop_grpcio);
     tcase_add_test(tc, test_interop_grpcjs);
     tcase_add_test(tc, test_tls_refusals);
+    tcase_add_test(tc, test_lifecycle);
     tcase_add_test(tc, test_hostile_h2);
     suite_add_tcase(s, tc);
     return s;
