@@ -55,7 +55,8 @@ DESC_SET := $(GEN)/descriptors.pb
 # Shared by the daemon and the clients: buffers, errors, logging, gRPC
 # framing, principals, TLS.
 COMMON_SRC := daemon/buf.c daemon/err.c daemon/log.c daemon/rpc.c \
-	daemon/principal.c daemon/tls.c
+	daemon/principal.c daemon/tls.c daemon/crypto.c daemon/keyring.c \
+	daemon/nir.c
 DAEMON_SRC := $(filter-out $(COMMON_SRC),$(wildcard daemon/*.c))
 ADMIN_SRC  := client/dossier_admin.c client/devpki.c
 UNIT_SRC   := $(wildcard tests/unit/test_*.c) tests/check_main.c \
@@ -143,8 +144,8 @@ $(ASAN)/dossierd: $(DAEMON_SRC) $(COMMON_SRC) daemon/*.h $(GEN)/.stamp \
 
 # --- keys, run, tests ------------------------------------------------------
 
-keys: $(KEYS_DIR)/ca.crt
-$(KEYS_DIR)/ca.crt: | $(BIN)/dossier-admin
+keys: $(KEYS_DIR)/ca.crt $(KEYS_DIR)/master-1.key
+$(KEYS_DIR)/ca.crt $(KEYS_DIR)/master-1.key: | $(BIN)/dossier-admin
 	$(BIN)/dossier-admin init-dev --dir $(KEYS_DIR)
 
 run: all keys

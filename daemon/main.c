@@ -14,12 +14,46 @@
 
 #include <uv.h>
 
+#include "catalog.h"
 #include "err.h"
+#include "keyring.h"
 #include "log.h"
+#include "rotate.h"
 #include "server.h"
+#include "store.h"
+#include "svc.h"
 #include "svc_diag.h"
+#include "svc_documents.h"
 #include "svc_health.h"
+#include "svc_persons.h"
 #include "svc_reflection.h"
+#include "vault.h"
+#include "writer.h"
+
+#ifndef CATALOG_DEFAULT
+#define CATALOG_DEFAULT "packaging/pieces.tsv"
+#endif
+
+/* What the daemon keeps besides the server's own configuration. */
+struct daemon_opts {
+    char keys_dir[4096];     /* master-N.key, pepper.key */
+    char keystore_dir[4096]; /* the DEK store (LMDB), default keys/keystore */
+    char catalog[4096];      /* pieces.tsv */
+    uint64_t map_size;       /* data store map size */
+    uint64_t max_document;   /* largest document content */
+};
+
+/* Everything started, in start order; stopped in reverse. */
+struct daemon {
+    struct daemon_opts opts;
+    struct keyring *keyring;
+    struct store *data;
+    struct store *keystore;
+    struct catalog *catalog;
+    struct writer *writer;
+    struct vault *vault;
+    struct rotate *rotate;
+};
 
 static void
 usage(FILE *f)
@@ -34,7 +68,12 @@ usage(FILE *f)
             "  --cert FILE            server certificate chain (PEM)\n"
             "  --key FILE             server private key (PEM, mode 0600)\n"
             "  --ca FILE              CA of the client certificates (PEM)\n"
-            "  --data DIR             data directory\n"
+            "  --data DIR             data directory (LMDB)\n"
+            "  --keystore DIR         data-key store (default KEYS/keystore)\n"
+            "  --catalog FILE         document types (default " CATALOG_DEFAULT
+            ")\n"
+            "  --map-size BYTES       data store size limit (default 1 GiB)\n"
+            "  --max-document BYTES   largest document (default 50 MiB)\n"
             "  --trust-domain NAME    SPIFFE trust domain (default "
             "dossier.test)\n"
             "  --max-message BYTES    largest gRPC message (default 4194304)\n"
@@ -120,6 +159,10 @@ enum {
     OPT_HANDSHAKE,
     OPT_LOG,
     OPT_DIAG,
+    OPT_KEYSTORE,
+    OPT_CATALOG,
+    OPT_MAPSIZE,
+    OPT_MAXDOC,
     OPT_HELP,
 };
 
@@ -136,12 +179,17 @@ static const struct option long_opts[] = {
     {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"diag", no_argument, NULL, OPT_DIAG},
+    {"keystore", required_argument, NULL, OPT_KEYSTORE},
+    {"catalog", required_argument, NULL, OPT_CATALOG},
+    {"map-size", required_argument, NULL, OPT_MAPSIZE},
+    {"max-document", required_argument, NULL, OPT_MAXDOC},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
 
 static int
-parse_args(int argc, char **argv, struct server_config *cfg)
+parse_args(int argc, char **argv, struct server_config *cfg,
+           struct daemon_opts *d)
 {
     uint64_t v;
     int opt, lvl;
@@ -153,7 +201,22 @@ parse_args(int argc, char **argv, struct server_config *cfg)
             ok = parse_listen(optarg, cfg);
             break;
         case OPT_KEYS:
-            ok = keys_dir(cfg, optarg);
+            ok = keys_dir(cfg, optarg) &&
+                 copy_opt(d->keys_dir, sizeof(d->keys_dir), optarg);
+            break;
+        case OPT_KEYSTORE:
+            ok = copy_opt(d->keystore_dir, sizeof(d->keystore_dir), optarg);
+            break;
+        case OPT_CATALOG:
+            ok = copy_opt(d->catalog, sizeof(d->catalog), optarg);
+            break;
+        case OPT_MAPSIZE:
+            ok = parse_u64(optarg, &v) && v >= (1u << 20) && v <= (1ull << 40);
+            d->map_size = v;
+            break;
+        case OPT_MAXDOC:
+            ok = parse_u64(optarg, &v) && v <= (1ull << 32);
+            d->max_document = v;
             break;
         case OPT_CERT:
             ok = copy_opt(cfg->cert_file, sizeof(cfg->cert_file), optarg);
@@ -211,6 +274,16 @@ parse_args(int argc, char **argv, struct server_config *cfg)
         usage(stderr);
         return ERR_CONFIG;
     }
+    if (d->keys_dir[0] == '\0' || cfg->data_dir[0] == '\0') {
+        fprintf(stderr, "dossierd: --keys DIR and --data DIR are required\n"
+                        "dossierd : --keys DIR et --data DIR sont "
+                        "obligatoires\n");
+        return ERR_CONFIG;
+    }
+    if (d->keystore_dir[0] == '\0' &&
+        snprintf(d->keystore_dir, sizeof(d->keystore_dir), "%s/keystore",
+                 d->keys_dir) >= (int)sizeof(d->keystore_dir))
+        return ERR_CONFIG;
     if (cfg->cert_file[0] == '\0' || cfg->key_file[0] == '\0' ||
         cfg->ca_file[0] == '\0') {
         fprintf(stderr, "dossierd: --keys DIR (or --cert, --key and --ca) is "
@@ -222,37 +295,119 @@ parse_args(int argc, char **argv, struct server_config *cfg)
     return 0;
 }
 
+/* SIGHUP: a new master key may have been added; re-wrap under it. */
+static void
+daemon_reload_keys(struct server *s, void *arg)
+{
+    struct daemon *d = arg;
+    struct keyring *kr;
+
+    if (keyring_load(d->opts.keys_dir, &kr) != 0) {
+        log_warnx("key reload failed, keeping the current keys");
+        return;
+    }
+    vault_set_keyring(d->vault, kr);
+    keyring_free(d->keyring);
+    d->keyring = kr;
+    rotate_start(d->rotate);
+}
+
+/* Opens the stores and the vault.  Returns 0 or an error, logged. */
+static int
+daemon_open(struct daemon *d, uv_loop_t *loop)
+{
+    int rc;
+
+    if ((rc = keyring_load(d->opts.keys_dir, &d->keyring)) != 0 ||
+        (rc = catalog_load(d->opts.catalog, &d->catalog)) != 0 ||
+        (rc = store_open(d->opts.keystore_dir, 64u << 20, &d->keystore)) != 0)
+        return rc;
+    return 0;
+}
+
+static int
+daemon_open_data(struct daemon *d, const char *data_dir, uv_loop_t *loop)
+{
+    int rc;
+
+    if ((rc = store_open(data_dir, d->opts.map_size, &d->data)) != 0 ||
+        (rc = writer_new(d->data, loop, &d->writer)) != 0 ||
+        (rc = vault_open(d->data, d->keystore, d->writer, d->keyring,
+                         d->catalog, d->opts.max_document, &d->vault)) != 0)
+        return rc;
+    if ((d->rotate = rotate_new(loop, d->vault)) == NULL)
+        return -ENOMEM;
+    /* A rotation interrupted by a stop resumes here. */
+    rotate_start(d->rotate);
+    return 0;
+}
+
+static void
+daemon_close(struct daemon *d, uv_loop_t *loop)
+{
+    rotate_free(d->rotate);
+    if (d->writer != NULL)
+        writer_free(d->writer); /* lets queued writes commit */
+    uv_run(loop, UV_RUN_NOWAIT);
+    vault_close(d->vault);
+    store_close(d->data);
+    store_close(d->keystore);
+    catalog_free(d->catalog);
+    keyring_free(d->keyring);
+}
+
 int
 main(int argc, char **argv)
 {
     struct server_config cfg;
-    struct server *s;
+    struct daemon d;
+    struct svc_ctx ctx;
+    struct server *s = NULL;
     uv_loop_t loop;
     int rc;
 
     server_config_defaults(&cfg);
-    if (parse_args(argc, argv, &cfg) != 0)
+    memset(&d, 0, sizeof(d));
+    snprintf(d.opts.catalog, sizeof(d.opts.catalog), "%s", CATALOG_DEFAULT);
+    d.opts.map_size = STORE_MAP_SIZE_DEFAULT;
+    d.opts.max_document = SVC_MAX_DOCUMENT_DEFAULT;
+    if (parse_args(argc, argv, &cfg, &d.opts) != 0)
         return 2;
     /* A peer closing its socket must not kill us while we write. */
     signal(SIGPIPE, SIG_IGN);
     if (uv_loop_init(&loop) != 0)
         fatalx("cannot create the event loop");
-    if ((s = server_new(&loop, &cfg, &rc)) == NULL) {
+    if ((rc = daemon_open(&d, &loop)) != 0 ||
+        (rc = daemon_open_data(&d, cfg.data_dir, &loop)) != 0 ||
+        (s = server_new(&loop, &cfg, &rc)) == NULL) {
+        fprintf(stderr, "dossierd: cannot start: %s (see the log above)\n"
+                        "dossierd : démarrage impossible : %s (voir le "
+                        "journal ci-dessus)\n",
+                err_str(rc), err_str(rc));
+        daemon_close(&d, &loop);
+        uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
-        fprintf(stderr, "dossierd: cannot start: %s (see the log above)\n",
-                err_str(rc));
         return 1;
     }
+    ctx.vault = d.vault;
+    ctx.catalog = d.catalog;
+    ctx.max_document = d.opts.max_document;
     if ((rc = svc_health_register(s)) != 0 ||
         (rc = svc_reflection_register(s)) != 0 ||
-        (rc = svc_diag_register(s)) != 0) {
+        (rc = svc_diag_register(s)) != 0 ||
+        (rc = svc_persons_register(s, &ctx)) != 0 ||
+        (rc = svc_documents_register(s, &ctx)) != 0 ||
+        (rc = server_on_reload(s, daemon_reload_keys, &d)) != 0) {
         log_warnx("cannot register services: %s", err_str(rc));
         server_free(s);
+        daemon_close(&d, &loop);
+        uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
         return 1;
     }
     rc = server_run(s);
     server_free(s);
+    daemon_close(&d, &loop);
     /* Every handle is closed by now; let their close callbacks run. */
     uv_run(&loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&loop) != 0)

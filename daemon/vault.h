@@ -35,7 +35,7 @@ struct vault;
 struct vault_upload;
 
 #define VAULT_ID_LEN 16
-#define VAULT_ID_STR 27 /* printable form and NUL */
+#define VAULT_ID_STR 28 /* kind letter, 26 base32 digits, NUL */
 #define VAULT_CHUNK (64 * 1024) /* plaintext bytes per stored chunk */
 
 struct vault_id {
@@ -56,15 +56,21 @@ typedef void vault_done_fn(void *arg, int status);
 /*
  * Opens the vault: |data| is the document store, |keys| the DEK store (a
  * second environment), |w| the writer of |data|, |kr| the master and
- * pepper keys, |cat| the catalogue of document types.  None is owned.
- * Clears uploads left by a crash.  Returns 0 or an error (logged).
+ * pepper keys, |cat| the catalogue of document types, |max_document| the
+ * largest content accepted.  None is owned.  Clears deposits left
+ * unfinished by a crash.  Returns 0 or an error (logged).
  */
 int vault_open(struct store *data, struct store *keys, struct writer *w,
                struct keyring *kr, const struct catalog *cat,
-               struct vault **out);
+               uint64_t max_document, struct vault **out);
 void vault_close(struct vault *v);
 
-/* The printable dossier id ("d" and 26 base32 characters) and back.
+/* Replaces the keyring (after a reload: a new master key).  Not owned.
+ * Loop thread: every use of the keyring is on the loop thread. */
+void vault_set_keyring(struct vault *v, struct keyring *kr);
+
+/* The printable dossier id ("d" and 26 Crockford base32 characters, e.g.
+ * d01hq3...; document ids start with "p", facts with "f") and back.
  * vault_id_parse returns 0 or ERR_INVALID. */
 void vault_id_format(const struct vault_id *id, char out[VAULT_ID_STR]);
 int vault_id_parse(const char *s, struct vault_id *out);
@@ -117,16 +123,19 @@ int vault_person_erase(struct vault *v, const struct vault_id *id,
  * Starts a deposit.  |meta| has been validated by the caller (type in the
  * catalogue, dates, names); |issuer| is the depositor's principal URI.  If
  * meta->supersedes names a document of the person, the deposit becomes its
- * next version.  Returns 0 with |*out| set, ERR_NOTFOUND (supersedes an
- * unknown document), or -ENOMEM.
+ * next version.  Returns 0 with |*out| set, ERR_INVALID (supersedes is not
+ * a document id), ERR_NOTFOUND (no such document in the dossier), or
+ * -ENOMEM.
  */
 int vault_upload_begin(struct vault *v, const struct vault_person *p,
                        const Dossier__V1__DocumentMeta *meta,
                        const char *issuer, struct vault_upload **out);
 
-/* Adds content; chunks are sealed and written by the writer.  |done| runs
- * when this piece is written (use it to bound what is in flight).
- * ERR_TOOBIG past the configured maximum. */
+/* Adds content; whole chunks are sealed and written by the writer.  |done|
+ * runs once per chunk handed to the writer, when it is written, or once at
+ * once (from inside this call) if the bytes were only buffered: use it with
+ * vault_upload_pending() to bound what is in flight.  Returns 0, ERR_TOOBIG
+ * past the configured maximum, or -ENOMEM. */
 int vault_upload_write(struct vault_upload *u, const uint8_t *data,
                        size_t len, vault_done_fn *done, void *arg);
 
@@ -143,7 +152,9 @@ int vault_upload_finish(struct vault_upload *u, const char **why,
                         vault_done_fn *done, void *arg);
 const Dossier__V1__DocumentMeta *vault_upload_meta(const struct vault_upload *u);
 
-/* Frees the upload; an unfinished one has its chunks removed. */
+/* Releases the upload; no callback of it runs afterwards.  An unfinished
+ * deposit has its chunks removed; one whose commit is in flight is kept if
+ * the commit succeeds and removed if it fails. */
 void vault_upload_free(struct vault_upload *u);
 
 /* An opened document version: its metadata and where its content is. */
@@ -184,9 +195,11 @@ int vault_fact_list(struct vault *v, const struct vault_person *p,
 
 /* --- keys ------------------------------------------------------------ */
 
-/* Re-wraps up to |max| DEKs that are not under the current master key.
- * |*left| counts those still to do after this step.  Safe to interrupt at
- * any point: each DEK is replaced atomically. */
-int vault_rewrap_step(struct vault *v, size_t max, size_t *left);
+/* Re-wraps up to |max| DEKs that are not under the current master key, in
+ * one durable transaction of the key store.  |*done| counts those
+ * re-wrapped, |*left| those still to do.  Safe to interrupt at any point.
+ * Loop thread (it uses the keyring).  Returns 0 or a store error. */
+int vault_rewrap_step(struct vault *v, size_t max, size_t *done,
+                      size_t *left);
 
 #endif

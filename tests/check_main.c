@@ -18,6 +18,12 @@ main(void)
     srunner_add_suite(sr, suite_rpc());
     srunner_add_suite(sr, suite_principal());
     srunner_add_suite(sr, suite_svc_reflection());
+    srunner_add_suite(sr, suite_crypto());
+    srunner_add_suite(sr, suite_keyring());
+    srunner_add_suite(sr, suite_nir());
+    srunner_add_suite(sr, suite_catalog());
+    srunner_add_suite(sr, suite_store());
+    srunner_add_suite(sr, suite_writer());
     if (getenv("DOSSIER_UNIT_ONLY") == NULL)
         srunner_add_suite(sr, suite_integration());
     srunner_run_all(sr, CK_NORMAL);

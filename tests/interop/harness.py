@@ -138,7 +138,15 @@ class Daemon:
     """
 
     def __init__(self, diag=True, extra_args=(), name="dossierd",
-                 start_timeout=30.0, stop_timeout=30.0):
+                 start_timeout=30.0, stop_timeout=30.0, exe=None,
+                 workdir=None):
+        # exe: this daemon binary instead of daemon_path() (e.g. the
+        # release build for a memory figure).  workdir: run on the keys/
+        # and data/ of this directory (made if missing, kept on stop), so
+        # that a test can stop a daemon, touch its files and start another
+        # on the same store.
+        self.exe = exe
+        self.workdir = workdir
         self.diag = diag
         self.extra_args = list(extra_args)
         self.name = name
@@ -190,15 +198,20 @@ class Daemon:
     # --- life ---------------------------------------------------------------
 
     def start(self):
-        exe = daemon_path()
+        exe = self.exe or daemon_path()
         if not os.access(exe, os.X_OK):
             raise HarnessError("daemon not found at %s (make asan, or set "
                                "DOSSIERD)" % exe)
-        self.tmp = tempfile.mkdtemp(prefix="dossier-interop-")
+        if self.workdir:
+            self.tmp = self.workdir
+            os.makedirs(self.tmp, mode=0o700, exist_ok=True)
+        else:
+            self.tmp = tempfile.mkdtemp(prefix="dossier-interop-")
         self.keys = os.path.join(self.tmp, "keys")
         self.data = os.path.join(self.tmp, "data")
-        os.makedirs(self.data, mode=0o700)
-        make_keys(self.keys)
+        os.makedirs(self.data, mode=0o700, exist_ok=True)
+        if not os.path.exists(os.path.join(self.keys, "ca.crt")):
+            make_keys(self.keys)
         env = dict(os.environ)
         # Leaks and memory errors are what we are looking for; keep the
         # report on stderr and let the exit code say so.  The quarantine
@@ -214,7 +227,7 @@ class Daemon:
         last_err = None
         for attempt in range(3):
             self.port = free_port()
-            self.log_path = os.path.join(self.tmp, "dossierd-%d.log" % attempt)
+            self.log_path = _new_log_path(self.tmp)
             self._log = open(self.log_path, "wb")
             argv = [exe, "--listen", self.addr, "--keys", self.keys,
                     "--data", self.data]
@@ -365,9 +378,50 @@ class Daemon:
         self._cleanup(keep=bool(problems))
         return problems
 
+    def kill(self, sig=signal.SIGKILL):
+        """Kills the daemon with |sig| (SIGKILL: a crash) and waits for it;
+        no exit status is required, but a sanitizer report already on
+        stderr is still a problem.  Ends this Daemon like stop() does
+        (a workdir is kept).  Returns the list of problems (also printed).
+        """
+        if self.stopped:
+            return self.problems
+        self.stopped = True
+        problems = []
+        if self.proc is None:
+            return problems
+        hwm = self.hwm_kib()
+        if hwm is not None:
+            self.peak_kib = max(self.peak_kib or 0, hwm)
+        if self.proc.poll() is not None:
+            problems.append("daemon died before the kill (exit %d)"
+                            % self.proc.returncode)
+        else:
+            self.proc.send_signal(sig)
+        rc = self.proc.wait()
+        if self._log:
+            self._log.close()
+        log = self.log_text()
+        for m in SANITIZER_MARKERS:
+            if m in log:
+                problems.append("sanitizer report on stderr: %r" % m)
+        print("# %s killed by signal %d (status %s); peak RSS (VmHWM) %s" % (
+            self.name, sig, rc, fmt_mib(self.peak_kib)))
+        if problems:
+            for p in problems:
+                print("not ok - %s: %s" % (self.name, p))
+            print("# --- daemon log (tail) ---")
+            sys.stdout.write(_indent(log[-12000:]))
+            sys.stdout.flush()
+        self.problems = problems
+        self._cleanup(keep=bool(problems))
+        return problems
+
     def _cleanup(self, keep=False):
         if not self.tmp:
             return
+        if self.workdir:
+            return  # the caller's directory: the caller removes it
         if os.environ.get("DOSSIER_KEEP") or keep:
             print("# kept %s" % self.tmp)
             return
@@ -407,6 +461,14 @@ class Daemon:
         if problems and et is None:
             raise HarnessError("; ".join(problems))
         return False
+
+
+def _new_log_path(d):
+    """A daemon log file name not yet used in directory |d|."""
+    n = 0
+    while os.path.exists(os.path.join(d, "dossierd-%d.log" % n)):
+        n += 1
+    return os.path.join(d, "dossierd-%d.log" % n)
 
 
 def _die_with_parent():

@@ -277,16 +277,13 @@ class T:
             ev.set()
 
     def not_yet_implemented(self):
-        # dossier.v1.Documents is declared but not implemented yet.  When
-        # it is, pick another unimplemented method or drop this check.
-        D = self.pb.documents
-        stub = self.ch.unary_unary(
-            "/dossier.v1.Documents/List",
-            request_serializer=D.ListDocumentsRequest.SerializeToString,
-            response_deserializer=D.ListDocumentsResponse.FromString)
+        # dossier.v1.Mandates is declared but not implemented yet (the
+        # consent issue).  When it is, pick another unimplemented method or
+        # drop this check.
+        stub = self.ch.unary_unary("/dossier.v1.Mandates/List")
         try:
-            stub(D.ListDocumentsRequest(dossier_id="x"), timeout=10)
-            raise AssertionError("Documents/List answered OK")
+            stub(b"", timeout=10)
+            raise AssertionError("Mandates/List answered OK")
         except grpc.RpcError as e:
             assert e.code() == grpc.StatusCode.UNIMPLEMENTED, \
                 "%s %s" % (e.code(), e.details())
@@ -470,7 +467,7 @@ def main():
         c("cancellation mid-stream, then the server still answers",
           t.cancel_mid_stream)
         c("unknown service/method -> UNIMPLEMENTED", t.unknown_method)
-        c("dossier.v1.Documents/List not implemented -> UNIMPLEMENTED",
+        c("dossier.v1.Mandates/List not implemented -> UNIMPLEMENTED",
           t.not_yet_implemented)
         c("oversized 5 MiB request -> RESOURCE_EXHAUSTED", t.oversized)
         c("health Check: '' and dossier.v1.Diag SERVING, unknown NOT_FOUND",

@@ -12,6 +12,12 @@ Suite *suite_buf(void);
 Suite *suite_rpc(void);
 Suite *suite_principal(void);
 Suite *suite_svc_reflection(void);
+Suite *suite_crypto(void);
+Suite *suite_keyring(void);
+Suite *suite_nir(void);
+Suite *suite_catalog(void);
+Suite *suite_store(void);
+Suite *suite_writer(void);
 Suite *suite_integration(void);
 
 #endif

@@ -209,6 +209,28 @@ START_TEST(test_principal_parse_uri_too_long)
 }
 END_TEST
 
+/* The longest URI kept is PRINCIPAL_URI_MAX - 1 bytes, with its NUL. */
+START_TEST(test_principal_parse_uri_max)
+{
+    char uri[PRINCIPAL_URI_MAX + 1];
+    char td[201];
+    struct principal p;
+    size_t head;
+
+    memset(td, 'd', sizeof(td) - 1);
+    td[sizeof(td) - 1] = '\0';
+    head = (size_t)snprintf(uri, sizeof(uri), "spiffe://%s/person/", td);
+    memset(uri + head, 'i', sizeof(uri) - 1 - head);
+    uri[sizeof(uri) - 1] = '\0';
+    ck_assert_int_eq(principal_parse(uri, PRINCIPAL_URI_MAX - 1, td, &p), 0);
+    ck_assert_uint_eq(strlen(p.uri), PRINCIPAL_URI_MAX - 1);
+    ck_assert_mem_eq(p.uri, uri, PRINCIPAL_URI_MAX - 1);
+    ck_assert_int_eq(principal_parse(uri, PRINCIPAL_URI_MAX, td, &p),
+                     ERR_INVALID);
+    ck_assert(principal_is_clear(&p));
+}
+END_TEST
+
 /* |len| bounds the input: the bytes after it are never looked at. */
 START_TEST(test_principal_parse_not_nul_terminated)
 {
@@ -476,6 +498,7 @@ suite_principal(void)
     tcase_add_loop_test(tc, test_principal_parse_invalid, 0, N(parse_bad));
     tcase_add_test(tc, test_principal_parse_id_length);
     tcase_add_test(tc, test_principal_parse_uri_too_long);
+    tcase_add_test(tc, test_principal_parse_uri_max);
     tcase_add_test(tc, test_principal_parse_not_nul_terminated);
     suite_add_tcase(s, tc);
 

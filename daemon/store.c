@@ -1,0 +1,1039 @@
+/*
+ * store.c -- LMDB behind the store.h contract.
+ *
+ * The one place that includes <lmdb.h>: it opens the environment with
+ * safe settings, keeps the handles of the named databases, wraps LMDB
+ * transactions and cursors so that callers never see an MDB_* value, and
+ * translates LMDB's return codes into the project's (store_err).  It does
+ * not batch writes (writer.c), nor know what any record means.
+ *
+ * LMDB facts this file leans on (checked by tests/unit/test_store.c):
+ *  - A failed put (MDB_MAP_FULL...) flags the transaction as failed; LMDB
+ *    then refuses every call but abort, and committing a failed child
+ *    also marks its parent failed.  We remember the first such error in
+ *    the store_txn, return it from later calls, and abort instead of
+ *    committing, so that a failed child never takes its parent down: the
+ *    writer runs each operation in a child and relies on this.
+ *  - Aborting a child restores its parent exactly, including pages the
+ *    child allocated, so a child that hit MDB_MAP_FULL leaves a parent
+ *    that still commits.
+ *  - Values returned by mdb_get and cursors point into the map (or into
+ *    dirty pages of a write txn): valid until the txn ends or writes.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include <lmdb.h>
+
+#include "err.h"
+#include "log.h"
+#include "store.h"
+
+static const char *const store_db_names[] = STORE_DB_NAMES;
+_Static_assert(sizeof(store_db_names) / sizeof(store_db_names[0]) ==
+                   STORE_DB_COUNT,
+               "STORE_DB_NAMES must name every enum store_db value");
+
+/* LMDB's handle of the free-page database (FREE_DBI in mdb.c): readable
+ * through a cursor in a read txn; its values are page lists whose first
+ * word is their length. */
+#define STORE_FREE_DBI 0
+
+struct store {
+    MDB_env *env;
+    MDB_dbi dbi[STORE_DB_COUNT];
+    uint64_t map_pages;     /* the map, in pages */
+    uint64_t reserve_pages; /* the last pages, kept for deleting */
+    uint32_t page_size;
+    _Atomic bool over;      /* used pages reach into the reserve: puts
+                             * of growing txns fail with ERR_FULL */
+    _Atomic bool full_logged; /* MDB_MAP_FULL logged since the last commit */
+    _Atomic int fault_commit; /* store__fault_commit */
+};
+
+struct store_txn {
+    struct store *store;
+    struct store_txn *parent;
+    struct store_txn *child;      /* open child, ended with us */
+    struct store_cursor *cursors; /* open cursors, closed with us */
+    MDB_txn *txn;
+    int err;                      /* first error that made the txn unusable */
+    uint64_t put_bytes;           /* keys and values put, children included */
+    bool deleted;                 /* deleted a record, or a child did */
+    bool write;
+};
+
+struct store_cursor {
+    struct store_txn *txn;
+    struct store_cursor *next, **pprev; /* in txn->cursors */
+    MDB_cursor *cur;
+    bool positioned; /* seek or next has run */
+    bool on_record;  /* the cursor sits on a record of the prefix */
+    bool at_end;     /* past the last record of the prefix */
+    size_t prefix_len;
+    uint8_t prefix[STORE_KEY_MAX];
+};
+
+/* Network filesystems, by statfs(2) f_type (linux/magic.h and the kernel
+ * sources; some are missing from older headers, hence the numbers). */
+static const struct {
+    uint32_t magic;
+    const char *name;
+} store_netfs[] = {
+    {0x6969, "NFS"},         {0x517b, "SMB"},        {0xff534d42, "CIFS"},
+    {0xfe534d42, "SMB2"},    {0x5346414f, "AFS"},    {0x6b414653, "AFS"},
+    {0x73757245, "Coda"},    {0x564c, "NCP"},        {0x01021997, "9P"},
+    {0x00c36400, "Ceph"},    {0x65735546, "FUSE"},
+};
+
+const char *
+store__fs_network_name(unsigned long f_type)
+{
+    for (size_t i = 0; i < sizeof(store_netfs) / sizeof(store_netfs[0]); i++)
+        if ((uint32_t)f_type == store_netfs[i].magic)
+            return store_netfs[i].name;
+    return NULL;
+}
+
+const char *
+store_db_name(enum store_db db)
+{
+    if ((unsigned)db >= STORE_DB_COUNT)
+        return "?";
+    return store_db_names[db];
+}
+
+/*
+ * Translates an LMDB return code (an MDB_* code or a positive errno) into
+ * 0, a project code or a negative errno.  The one translation table.
+ */
+static int
+store_err(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return 0;
+    case MDB_NOTFOUND:
+        return ERR_NOTFOUND;
+    case MDB_KEYEXIST:
+        return ERR_EXISTS;
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+    case ENOSPC:
+    case EDQUOT:
+        return ERR_FULL;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+    case MDB_INCOMPATIBLE: /* a name is a plain key, or flags changed */
+    case MDB_PAGE_FULL:    /* "internal error": a damaged page */
+    case MDB_CURSOR_FULL:  /* tree deeper than possible: a damaged tree */
+        return ERR_CORRUPT;
+    case MDB_BAD_VALSIZE:
+    case MDB_BAD_TXN:
+    case MDB_BAD_DBI:
+    case MDB_BAD_RSLOT:
+    case MDB_DBS_FULL:
+        return ERR_INVALID;
+    case MDB_PANIC: /* the environment hit a fatal error earlier */
+        return -EIO;
+    case MDB_READERS_FULL:
+    case MDB_TLS_FULL:
+    case MDB_MAP_RESIZED:
+        return -EAGAIN;
+    default:
+        if (rc > 0 && rc < 4096)
+            return -rc;
+        return -EIO; /* an LMDB code we do not know */
+    }
+}
+
+/*
+ * store_err() for calls whose failure is unexpected: damage and unknown
+ * codes are logged with LMDB's own words, once, here.  Expected outcomes
+ * (not found, exists, full) are left to the caller to report.
+ */
+static int
+store_fail(const char *fn, const char *what, int rc)
+{
+    int err = store_err(rc);
+
+    if (err == ERR_CORRUPT || err == -EIO || err == ERR_INVALID)
+        log_print(LOG_LVL_ERROR, fn, "%s failed: %s", what, mdb_strerror(rc));
+    return err;
+}
+
+/* Whether an LMDB error from a data call leaves the txn usable: a refusal
+ * before anything changed does; anything else flags the LMDB txn. */
+static bool
+store_err_clean(int rc)
+{
+    return rc == MDB_NOTFOUND || rc == MDB_KEYEXIST || rc == MDB_BAD_VALSIZE ||
+           rc == EINVAL || rc == EACCES || rc == MDB_BAD_TXN;
+}
+
+/* Logs a full map once until the next successful commit: every put of a
+ * busy daemon would meet it. */
+static void
+store_note_map_full(struct store *s)
+{
+    if (!atomic_exchange(&s->full_logged, true))
+        log_warnx("store full: the map of %llu bytes is used up; writes fail "
+                  "until records are deleted or map_size is raised",
+                  (unsigned long long)(s->map_pages * s->page_size));
+}
+
+/* Records |rc| (an LMDB error from a data call on |t|) and translates it. */
+static int
+store_txn_failed(struct store_txn *t, const char *fn, int rc)
+{
+    int err = store_fail(fn, "LMDB call", rc);
+
+    if (rc == MDB_MAP_FULL)
+        store_note_map_full(t->store);
+
+    if (!store_err_clean(rc) && t->err == 0)
+        t->err = err;
+    return err;
+}
+
+static bool
+store_key_ok(size_t len)
+{
+    return len >= 1 && len <= STORE_KEY_MAX;
+}
+
+/* Bytewise order of LMDB's default comparison: memcmp, then length. */
+static int
+store_key_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+
+    if (c != 0)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+/* --- room ------------------------------------------------------------- */
+
+/*
+ * Why a reserve.  LMDB copies on write: deleting a record writes new
+ * copies of its page and of the pages above it, and a commit records the
+ * pages it freed in the free list, which takes pages too; and pages freed
+ * by a commit are reusable only two commits later.  So a map used up to
+ * its last page cannot even delete (a known LMDB trap: "MDB_MAP_FULL
+ * doesn't allow deletions"), and only a restart with a larger map_size
+ * would get it out.  Hence the last pages of the map are kept for
+ * transactions that delete: once the pages in use reach into the reserve,
+ * a put fails with ERR_FULL unless its transaction has deleted something,
+ * so deletes (with the small records written alongside) still commit, and
+ * puts are accepted again as soon as the pages in use are back under the
+ * limit.  A transaction that begins under the limit may overshoot into
+ * the reserve by its own growth; the writer bounds a batch's bytes
+ * (WRITER_BATCH_BYTES) well under STORE_RESERVE_MAX for that reason.
+ */
+
+/* Pages on the free list, as `mdb_stat -f` counts them. */
+static int
+store_free_pages(MDB_txn *txn, uint64_t *pages)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    size_t n;
+    int rc;
+
+    *pages = 0;
+    rc = mdb_cursor_open(txn, STORE_FREE_DBI, &cur);
+    if (rc != 0)
+        return rc;
+    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        if (v.mv_size < sizeof(n))
+            continue;
+        memcpy(&n, v.mv_data, sizeof(n));
+        *pages += n;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * Recomputes |s->over| from the last committed state.  The free list is
+ * walked (in a read txn of its own) only when the file's high-water mark
+ * is past the limit, which a store that never came near full never pays.
+ * Runs after every top-level write commit, on the writer's thread.
+ */
+static void
+store_room_update(struct store *s)
+{
+    MDB_envinfo info;
+    MDB_txn *txn;
+    uint64_t limit = s->map_pages - s->reserve_pages;
+    uint64_t hw, used, free_pages = 0;
+    bool over, was;
+    int rc;
+
+    if (mdb_env_info(s->env, &info) != 0)
+        return;
+    hw = (uint64_t)info.me_last_pgno + 1;
+    used = hw;
+    if (hw > limit) {
+        rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+        if (rc == 0) {
+            rc = store_free_pages(txn, &free_pages);
+            mdb_txn_abort(txn);
+        }
+        if (rc != 0)
+            return; /* e.g. no reader slot now: keep the last verdict */
+        used = hw > free_pages ? hw - free_pages : 0;
+    }
+    over = used > limit;
+    was = atomic_exchange(&s->over, over);
+    if (over && !was)
+        log_warnx("store nearly full: %llu of %llu bytes in use; new "
+                  "records fail with \"%s\" until records are deleted or "
+                  "map_size is raised",
+                  (unsigned long long)(used * s->page_size),
+                  (unsigned long long)(s->map_pages * s->page_size),
+                  err_str(ERR_FULL));
+    else if (!over && was)
+        log_info("store has room again: %llu of %llu bytes in use",
+                 (unsigned long long)(used * s->page_size),
+                 (unsigned long long)(s->map_pages * s->page_size));
+}
+
+/* Sizes the reserve: 1/16 of the map, at least 64 pages, at most
+ * STORE_RESERVE_MAX, never more than a quarter of the map. */
+static void
+store_room_init(struct store *s)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    uint64_t r;
+
+    mdb_env_info(s->env, &info);
+    mdb_env_stat(s->env, &ms);
+    s->page_size = ms.ms_psize;
+    s->map_pages = info.me_mapsize / ms.ms_psize;
+    r = s->map_pages / 16;
+    if (r < 64)
+        r = 64;
+    if (r > STORE_RESERVE_MAX / ms.ms_psize)
+        r = STORE_RESERVE_MAX / ms.ms_psize;
+    if (r > s->map_pages / 4)
+        r = s->map_pages / 4;
+    s->reserve_pages = r;
+    store_room_update(s);
+}
+
+/* --- opening ----------------------------------------------------------- */
+
+/*
+ * Makes sure |dir| is a directory on a local filesystem, creating it with
+ * mode 0700 if missing.
+ */
+static int
+store_dir_prepare(const char *dir)
+{
+    struct stat st;
+    struct statfs sf;
+    const char *netfs;
+    int rc;
+
+    if (mkdir(dir, 0700) == 0) {
+        log_info("created data directory %s", dir);
+    } else if (errno != EEXIST) {
+        rc = -errno;
+        log_warn("cannot create data directory %s", dir);
+        return rc;
+    }
+    if (stat(dir, &st) != 0) {
+        rc = -errno;
+        log_warn("cannot stat data directory %s", dir);
+        return rc;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        log_warnx("data directory %s is not a directory", dir);
+        return ERR_CONFIG;
+    }
+    if ((st.st_mode & 077) != 0)
+        log_warnx("data directory %s is open to group or others (mode %03o); "
+                  "chmod 700 it",
+                  dir, (unsigned)(st.st_mode & 0777));
+    if (statfs(dir, &sf) != 0) {
+        rc = -errno;
+        log_warn("cannot statfs data directory %s", dir);
+        return rc;
+    }
+    netfs = store__fs_network_name((unsigned long)sf.f_type);
+    if (netfs != NULL) {
+        log_warnx("data directory %s is on a network filesystem (%s); "
+                  "LMDB's locks and memory map need a local filesystem: "
+                  "use a local disk",
+                  dir, netfs);
+        return ERR_CONFIG;
+    }
+    return 0;
+}
+
+/* Writes the format record of a fresh store, or checks an existing one. */
+static int
+store_format_check(struct store *s, MDB_txn *txn, const char *dir, bool fresh)
+{
+    uint8_t be[4];
+    uint32_t version;
+    MDB_val k = {sizeof(STORE_FORMAT_KEY) - 1, (void *)STORE_FORMAT_KEY};
+    MDB_val v;
+    int rc;
+
+    if (fresh) {
+        be[0] = (uint8_t)(STORE_FORMAT_VERSION >> 24);
+        be[1] = (uint8_t)(STORE_FORMAT_VERSION >> 16);
+        be[2] = (uint8_t)(STORE_FORMAT_VERSION >> 8);
+        be[3] = (uint8_t)STORE_FORMAT_VERSION;
+        v.mv_size = sizeof(be);
+        v.mv_data = be;
+        rc = mdb_put(txn, s->dbi[STORE_DB_META], &k, &v, MDB_NOOVERWRITE);
+        if (rc != 0)
+            return store_fail(__func__, "writing the format record", rc);
+        return 0;
+    }
+    rc = mdb_get(txn, s->dbi[STORE_DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        log_warnx("data directory %s holds an LMDB store without a format "
+                  "record: not a dossierd store, or a damaged one",
+                  dir);
+        return ERR_CONFIG;
+    }
+    if (rc != 0)
+        return store_fail(__func__, "reading the format record", rc);
+    if (v.mv_size != sizeof(be)) {
+        log_warnx("data directory %s: format record of %zu bytes, not 4: "
+                  "damaged store",
+                  dir, v.mv_size);
+        return ERR_CORRUPT;
+    }
+    memcpy(be, v.mv_data, sizeof(be));
+    version = (uint32_t)be[0] << 24 | (uint32_t)be[1] << 16 |
+              (uint32_t)be[2] << 8 | be[3];
+    if (version > STORE_FORMAT_VERSION) {
+        log_warnx("data directory %s holds store format %u, newer than the "
+                  "format %u this dossierd reads: run a newer dossierd",
+                  dir, version, STORE_FORMAT_VERSION);
+        return ERR_CONFIG;
+    }
+    if (version != STORE_FORMAT_VERSION) {
+        log_warnx("data directory %s holds store format %u, which this "
+                  "dossierd (format %u) cannot read and no migration "
+                  "converts",
+                  dir, version, STORE_FORMAT_VERSION);
+        return ERR_CONFIG;
+    }
+    return 0;
+}
+
+/*
+ * Opens (creating as needed) every named database in one write txn, and
+ * writes or checks the format record.  A store is fresh when its main
+ * database is empty: no named database exists yet.  An existing store
+ * must have META before anything is created in it, so that a foreign or
+ * newer environment is refused untouched.
+ */
+static int
+store_dbs_open(struct store *s, const char *dir)
+{
+    MDB_txn *txn = NULL;
+    MDB_dbi main_dbi;
+    MDB_stat ms;
+    bool fresh;
+    int rc;
+
+    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc != 0) {
+        rc = store_fail(__func__, "beginning the opening txn", rc);
+        txn = NULL;
+        goto fail;
+    }
+    rc = mdb_dbi_open(txn, NULL, 0, &main_dbi);
+    if (rc == 0)
+        rc = mdb_stat(txn, main_dbi, &ms);
+    if (rc != 0) {
+        rc = store_fail(__func__, "reading the main database", rc);
+        goto fail;
+    }
+    fresh = ms.ms_entries == 0;
+    for (int i = 0; i < STORE_DB_COUNT; i++) {
+        /* META first (index 0): without MDB_CREATE unless fresh. */
+        unsigned flags = fresh || i != STORE_DB_META ? MDB_CREATE : 0;
+
+        if (store_db_names[i] == NULL) {
+            log_warnx("store database %d has no name in STORE_DB_NAMES", i);
+            rc = ERR_INVALID;
+            goto fail;
+        }
+        rc = mdb_dbi_open(txn, store_db_names[i], flags, &s->dbi[i]);
+        if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
+            log_warnx("data directory %s holds an LMDB environment that is "
+                      "not a dossierd store (no \"%s\" database)",
+                      dir, store_db_names[i]);
+            rc = ERR_CONFIG;
+            goto fail;
+        }
+        if (rc != 0) {
+            rc = store_fail(__func__, "opening a database", rc);
+            goto fail;
+        }
+        if (i == STORE_DB_META) {
+            rc = store_format_check(s, txn, dir, fresh);
+            if (rc != 0)
+                goto fail;
+        }
+    }
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != 0) {
+        rc = store_fail(__func__, "committing the opening txn", rc);
+        if (rc == ERR_FULL)
+            log_warnx("no space to create the store in %s", dir);
+        goto fail;
+    }
+    if (fresh)
+        log_info("created store dir=%s format=%u", dir, STORE_FORMAT_VERSION);
+    return 0;
+
+fail:
+    mdb_txn_abort(txn); /* also closes the handles opened in it */
+    return rc;
+}
+
+int
+store_open(const char *dir, size_t map_size, struct store **out)
+{
+    struct store *s = NULL;
+    MDB_envinfo info;
+    int dead = 0;
+    int rc;
+
+    *out = NULL;
+    if (dir == NULL || *dir == '\0')
+        return ERR_INVALID;
+    if (map_size == 0)
+        map_size = STORE_MAP_SIZE_DEFAULT;
+    rc = store_dir_prepare(dir);
+    if (rc != 0)
+        goto fail;
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    rc = mdb_env_create(&s->env);
+    if (rc != 0) {
+        s->env = NULL;
+        rc = store_fail(__func__, "creating the environment", rc);
+        goto fail;
+    }
+    if (mdb_env_get_maxkeysize(s->env) < STORE_KEY_MAX) {
+        log_warnx("this LMDB build takes keys of %d bytes at most; "
+                  "dossierd needs %d",
+                  mdb_env_get_maxkeysize(s->env), STORE_KEY_MAX);
+        rc = ERR_CONFIG;
+        goto fail;
+    }
+    rc = mdb_env_set_mapsize(s->env, map_size);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(s->env, STORE_DB_COUNT);
+    if (rc == 0)
+        rc = mdb_env_set_maxreaders(s->env, STORE_MAX_READERS);
+    if (rc != 0) {
+        rc = store_fail(__func__, "configuring the environment", rc);
+        goto fail;
+    }
+    /* MDB_NOTLS: read txns are not bound to threads (see store.h).  No
+     * MDB_NOSYNC, MDB_NOMETASYNC, MDB_WRITEMAP or MDB_MAPASYNC: a commit
+     * returns only once its pages and meta page are synced, and a stray
+     * pointer cannot write into the map. */
+    rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+    if (rc != 0) {
+        log_warnx("cannot open the store in %s: %s", dir, mdb_strerror(rc));
+        rc = store_err(rc);
+        goto fail;
+    }
+    if (mdb_reader_check(s->env, &dead) == 0 && dead > 0)
+        log_info("cleared %d reader slots left by dead processes in %s", dead,
+                 dir);
+    rc = store_dbs_open(s, dir);
+    if (rc != 0)
+        goto fail;
+    store_room_init(s);
+    if (mdb_env_info(s->env, &info) == 0)
+        log_info("store open dir=%s map_size=%zu last_txn=%zu", dir,
+                 info.me_mapsize, info.me_last_txnid);
+    *out = s;
+    return 0;
+
+fail:
+    if (s != NULL && s->env != NULL)
+        mdb_env_close(s->env);
+    free(s);
+    return rc;
+}
+
+void
+store_close(struct store *s)
+{
+    if (s == NULL)
+        return;
+    mdb_env_close(s->env);
+    free(s);
+}
+
+uint64_t
+store_txn_put_bytes(const struct store_txn *t)
+{
+    return t->put_bytes;
+}
+
+void
+store__fault_commit(struct store *s, int err)
+{
+    atomic_store(&s->fault_commit, err);
+}
+
+/* --- transactions ------------------------------------------------------ */
+
+int
+store_txn_begin(struct store *s, enum store_txn_mode mode,
+                struct store_txn *parent, struct store_txn **out)
+{
+    struct store_txn *t;
+    int rc;
+
+    *out = NULL;
+    if (mode != STORE_TXN_READ && mode != STORE_TXN_WRITE)
+        return ERR_INVALID;
+    if (parent != NULL) {
+        if (mode != STORE_TXN_WRITE || !parent->write ||
+            parent->store != s || parent->child != NULL)
+            return ERR_INVALID;
+        if (parent->err != 0)
+            return parent->err;
+    }
+    t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -ENOMEM;
+    rc = mdb_txn_begin(s->env, parent != NULL ? parent->txn : NULL,
+                       mode == STORE_TXN_READ ? MDB_RDONLY : 0, &t->txn);
+    if (rc != 0) {
+        free(t);
+        return store_fail(__func__, "beginning a txn", rc);
+    }
+    t->store = s;
+    t->parent = parent;
+    t->write = mode == STORE_TXN_WRITE;
+    if (parent != NULL)
+        parent->child = t;
+    *out = t;
+    return 0;
+}
+
+static void
+store_cursor_free(struct store_cursor *c)
+{
+    *c->pprev = c->next;
+    if (c->next != NULL)
+        c->next->pprev = c->pprev;
+    mdb_cursor_close(c->cur);
+    free(c);
+}
+
+/* Closes the cursors of |t| and aborts its child, before |t| ends: LMDB
+ * frees a write txn's cursors itself, but not our wrappers, and never a
+ * read txn's cursors. */
+static void
+store_txn_release(struct store_txn *t)
+{
+    if (t->child != NULL)
+        store_txn_abort(t->child);
+    while (t->cursors != NULL)
+        store_cursor_free(t->cursors);
+    if (t->parent != NULL)
+        t->parent->child = NULL;
+}
+
+int
+store_txn_commit(struct store_txn *t)
+{
+    int fault = 0;
+    int rc;
+
+    store_txn_release(t);
+    if (t->err != 0) {
+        rc = t->err;
+        mdb_txn_abort(t->txn);
+        goto out;
+    }
+    if (t->write && t->parent == NULL)
+        fault = atomic_exchange(&t->store->fault_commit, 0);
+    if (fault != 0) {
+        mdb_txn_abort(t->txn);
+        rc = fault;
+        goto out;
+    }
+    /* mdb_txn_commit frees the LMDB txn whatever it returns. */
+    rc = mdb_txn_commit(t->txn);
+    if (rc != 0) {
+        if (rc == MDB_MAP_FULL)
+            store_note_map_full(t->store);
+        rc = store_fail(__func__, "commit", rc);
+        /* LMDB may have merged part of a child into its parent before
+         * failing: the parent cannot be trusted any more. */
+        if (t->parent != NULL && t->parent->err == 0)
+            t->parent->err = rc;
+    } else if (t->parent != NULL) {
+        t->parent->put_bytes += t->put_bytes;
+        t->parent->deleted |= t->deleted;
+    } else if (t->write) {
+        atomic_store(&t->store->full_logged, false);
+        store_room_update(t->store);
+    }
+out:
+    free(t);
+    return rc;
+}
+
+void
+store_txn_abort(struct store_txn *t)
+{
+    if (t == NULL)
+        return;
+    store_txn_release(t);
+    mdb_txn_abort(t->txn);
+    free(t);
+}
+
+/* The checks every data call makes on its txn: LMDB forbids using a
+ * parent while its child is open, and a failed txn can only be aborted. */
+static int
+store_txn_ready(struct store_txn *t)
+{
+    if (t->child != NULL)
+        return ERR_INVALID;
+    return t->err;
+}
+
+static int
+store_txn_usable(struct store_txn *t, enum store_db db)
+{
+    if ((unsigned)db >= STORE_DB_COUNT)
+        return ERR_INVALID;
+    return store_txn_ready(t);
+}
+
+int
+store_get(struct store_txn *t, enum store_db db, const void *key,
+          size_t key_len, const void **val, size_t *val_len)
+{
+    MDB_val k = {key_len, (void *)key};
+    MDB_val v;
+    int rc;
+
+    rc = store_txn_usable(t, db);
+    if (rc != 0)
+        return rc;
+    if (!store_key_ok(key_len))
+        return ERR_INVALID;
+    rc = mdb_get(t->txn, t->store->dbi[db], &k, &v);
+    if (rc != 0)
+        return store_txn_failed(t, __func__, rc);
+    *val = v.mv_data;
+    *val_len = v.mv_size;
+    return 0;
+}
+
+int
+store_put(struct store_txn *t, enum store_db db, const void *key,
+          size_t key_len, const void *val, size_t val_len, unsigned flags)
+{
+    MDB_val k = {key_len, (void *)key};
+    MDB_val v = {val_len, (void *)val};
+    int rc;
+
+    rc = store_txn_usable(t, db);
+    if (rc != 0)
+        return rc;
+    if (!t->write || !store_key_ok(key_len) || val_len > UINT32_MAX ||
+        (flags & ~STORE_PUT_NOOVERWRITE) != 0)
+        return ERR_INVALID;
+    /* In the reserve only transactions that delete may write (see the
+     * room section above).  A refusal changes nothing: |t| stays usable. */
+    if (!t->deleted && atomic_load(&t->store->over))
+        return ERR_FULL;
+    rc = mdb_put(t->txn, t->store->dbi[db], &k, &v,
+                 (flags & STORE_PUT_NOOVERWRITE) ? MDB_NOOVERWRITE : 0);
+    if (rc != 0)
+        return store_txn_failed(t, __func__, rc);
+    t->put_bytes += key_len + val_len;
+    return 0;
+}
+
+int
+store_del(struct store_txn *t, enum store_db db, const void *key,
+          size_t key_len)
+{
+    MDB_val k = {key_len, (void *)key};
+    int rc;
+
+    rc = store_txn_usable(t, db);
+    if (rc != 0)
+        return rc;
+    if (!t->write || !store_key_ok(key_len))
+        return ERR_INVALID;
+    rc = mdb_del(t->txn, t->store->dbi[db], &k, NULL);
+    if (rc != 0)
+        return store_txn_failed(t, __func__, rc);
+    t->deleted = true;
+    return 0;
+}
+
+/* --- cursors ----------------------------------------------------------- */
+
+int
+store_cursor_open(struct store_txn *t, enum store_db db, const void *prefix,
+                  size_t prefix_len, struct store_cursor **out)
+{
+    struct store_cursor *c;
+    int rc;
+
+    *out = NULL;
+    rc = store_txn_usable(t, db);
+    if (rc != 0)
+        return rc;
+    if (prefix_len > STORE_KEY_MAX || (prefix == NULL && prefix_len != 0))
+        return ERR_INVALID;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return -ENOMEM;
+    rc = mdb_cursor_open(t->txn, t->store->dbi[db], &c->cur);
+    if (rc != 0) {
+        free(c);
+        return store_txn_failed(t, __func__, rc);
+    }
+    if (prefix_len > 0)
+        memcpy(c->prefix, prefix, prefix_len);
+    c->prefix_len = prefix_len;
+    c->txn = t;
+    c->next = t->cursors;
+    if (c->next != NULL)
+        c->next->pprev = &c->next;
+    c->pprev = &t->cursors;
+    t->cursors = c;
+    *out = c;
+    return 0;
+}
+
+/* Turns the result |rc| of a cursor move into an entry of the prefix, or
+ * ERR_NOTFOUND once the cursor has left the prefix. */
+static int
+store_cursor_yield(struct store_cursor *c, int rc, const MDB_val *k,
+                   const MDB_val *v, struct store_entry *e)
+{
+    c->positioned = true;
+    c->on_record = false;
+    if (rc == MDB_NOTFOUND || (rc == 0 && (k->mv_size < c->prefix_len ||
+                                           memcmp(k->mv_data, c->prefix,
+                                                  c->prefix_len) != 0))) {
+        c->at_end = true;
+        return ERR_NOTFOUND;
+    }
+    if (rc != 0)
+        return store_txn_failed(c->txn, __func__, rc);
+    c->at_end = false;
+    c->on_record = true;
+    e->key = k->mv_data;
+    e->key_len = k->mv_size;
+    e->val = v->mv_data;
+    e->val_len = v->mv_size;
+    return 0;
+}
+
+int
+store_cursor_seek(struct store_cursor *c, const void *key, size_t key_len,
+                  struct store_entry *e)
+{
+    MDB_val k, v;
+    int rc;
+
+    rc = store_txn_ready(c->txn);
+    if (rc != 0)
+        return rc;
+    if (key_len > STORE_KEY_MAX)
+        return ERR_INVALID;
+    if (key == NULL || key_len == 0 ||
+        store_key_cmp(key, key_len, c->prefix, c->prefix_len) < 0) {
+        key = c->prefix;
+        key_len = c->prefix_len;
+    }
+    k.mv_size = key_len;
+    k.mv_data = (void *)key;
+    /* LMDB refuses an empty key for MDB_SET_RANGE: the first record of
+     * the database is MDB_FIRST. */
+    rc = mdb_cursor_get(c->cur, &k, &v,
+                        key_len == 0 ? MDB_FIRST : MDB_SET_RANGE);
+    return store_cursor_yield(c, rc, &k, &v, e);
+}
+
+int
+store_cursor_next(struct store_cursor *c, struct store_entry *e)
+{
+    MDB_val k, v;
+    int rc;
+
+    if (!c->positioned)
+        return store_cursor_seek(c, NULL, 0, e);
+    rc = store_txn_ready(c->txn);
+    if (rc != 0)
+        return rc;
+    if (c->at_end)
+        return ERR_NOTFOUND;
+    /* After mdb_cursor_del the cursor already sits on the following
+     * record, flagged so that MDB_NEXT returns it rather than skip it. */
+    rc = mdb_cursor_get(c->cur, &k, &v, MDB_NEXT);
+    return store_cursor_yield(c, rc, &k, &v, e);
+}
+
+int
+store_cursor_del(struct store_cursor *c)
+{
+    int rc;
+
+    rc = store_txn_ready(c->txn);
+    if (rc != 0)
+        return rc;
+    if (!c->txn->write || !c->on_record)
+        return ERR_INVALID;
+    rc = mdb_cursor_del(c->cur, 0);
+    c->on_record = false;
+    if (rc != 0)
+        return store_txn_failed(c->txn, __func__, rc);
+    c->txn->deleted = true;
+    return 0;
+}
+
+void
+store_cursor_close(struct store_cursor *c)
+{
+    if (c != NULL)
+        store_cursor_free(c);
+}
+
+int
+store_last(struct store_txn *t, enum store_db db, const void *prefix,
+           size_t prefix_len, struct store_entry *e)
+{
+    uint8_t upper[STORE_KEY_MAX];
+    size_t n = prefix_len;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc;
+
+    rc = store_txn_usable(t, db);
+    if (rc != 0)
+        return rc;
+    if (prefix_len > STORE_KEY_MAX || (prefix == NULL && prefix_len != 0))
+        return ERR_INVALID;
+    rc = mdb_cursor_open(t->txn, t->store->dbi[db], &cur);
+    if (rc != 0)
+        return store_txn_failed(t, __func__, rc);
+    /* The smallest key above every key with the prefix: the prefix with
+     * trailing 0xff bytes dropped and its last byte incremented.  The
+     * answer is the record just before it.  A prefix of only 0xff bytes
+     * (or none) has no such bound: the answer is then the last record. */
+    if (n > 0)
+        memcpy(upper, prefix, n);
+    while (n > 0 && upper[n - 1] == 0xff)
+        n--;
+    if (n == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    } else {
+        upper[n - 1]++;
+        k.mv_size = n;
+        k.mv_data = upper;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (rc == 0)
+            rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+        else if (rc == MDB_NOTFOUND)
+            rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    }
+    if (rc != 0) {
+        rc = store_txn_failed(t, __func__, rc);
+        goto out;
+    }
+    if (k.mv_size < prefix_len ||
+        (prefix_len > 0 && memcmp(k.mv_data, prefix, prefix_len) != 0)) {
+        rc = ERR_NOTFOUND;
+        goto out;
+    }
+    e->key = k.mv_data;
+    e->key_len = k.mv_size;
+    e->val = v.mv_data;
+    e->val_len = v.mv_size;
+out:
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* --- statistics -------------------------------------------------------- */
+
+int
+store_stat(struct store *s, struct store_stat *st)
+{
+    MDB_txn *txn = NULL;
+    MDB_envinfo info;
+    MDB_stat ms;
+    uint64_t free_pages;
+    int rc;
+
+    memset(st, 0, sizeof(*st));
+    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        txn = NULL;
+        goto fail;
+    }
+    rc = mdb_env_info(s->env, &info);
+    if (rc == 0)
+        rc = mdb_env_stat(s->env, &ms);
+    if (rc != 0)
+        goto fail;
+    st->map_size = info.me_mapsize;
+    st->page_size = ms.ms_psize;
+    st->high_water = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
+    st->max_readers = info.me_maxreaders;
+    st->readers = info.me_numreaders;
+    st->last_txn = info.me_last_txnid;
+    rc = store_free_pages(txn, &free_pages);
+    if (rc != 0)
+        goto fail;
+    st->free_bytes = free_pages * ms.ms_psize;
+    st->used_bytes =
+        st->high_water > st->free_bytes ? st->high_water - st->free_bytes : 0;
+    st->reserve_bytes = s->reserve_pages * s->page_size;
+    st->puts_refused = atomic_load(&s->over);
+    for (int i = 0; i < STORE_DB_COUNT; i++) {
+        rc = mdb_stat(txn, s->dbi[i], &ms);
+        if (rc != 0)
+            goto fail;
+        st->entries[i] = ms.ms_entries;
+    }
+    mdb_txn_abort(txn);
+    return 0;
+
+fail:
+    mdb_txn_abort(txn);
+    return store_fail(__func__, "reading statistics", rc);
+}

@@ -1,0 +1,490 @@
+/*
+ * svc_persons.c -- dossier.v1.Persons: Enrol, FindByNir, GetSituation,
+ * UpdateSituation, Erase (Export is in svc_export.c).
+ *
+ * Each handler parses its request, checks every field before anything is
+ * stored, asks the policy through svc.c, and calls the vault.  Writes
+ * complete later, on the loop, when the writer's batch is durable: the
+ * handler then holds a reference on the call and keeps what the vault
+ * works on (the opened person) in a small "pending" record freed in the
+ * completion.  A call cancelled meanwhile simply finds call_finish()
+ * refusing (-ECANCELED); the write itself goes through, as a client that
+ * went away cannot undo a durable change anyway.
+ *
+ * Personal values (NIR, names, addresses) are checked but never quoted in
+ * an answer or a log line; the NIR is wiped from memory once used.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "dossier/v1/persons.pb-c.h"
+
+#include "call.h"
+#include "err.h"
+#include "log.h"
+#include "nir.h"
+#include "policy.h"
+#include "rpc.h"
+#include "server.h"
+#include "svc.h"
+#include "svc_export.h"
+#include "svc_persons.h"
+
+#define NAME_MAX_BYTES 200
+#define ADDR_MAX_BYTES 200
+#define SHORT_MAX_BYTES 64
+#define HOUSEHOLD_MAX 32
+
+/* A write in flight: the call it answers and what the vault works on. */
+struct pending {
+    struct call *c;
+    struct vault_person p; /* wiped in pending_end() */
+    struct vault_id id;
+    uint64_t rev;
+};
+
+static struct pending *
+pending_new(struct call *c)
+{
+    struct pending *w = calloc(1, sizeof(*w));
+
+    if (w != NULL) {
+        w->c = c;
+        call_ref(c);
+    }
+    return w;
+}
+
+static void
+pending_end(struct pending *w)
+{
+    vault_person_close(&w->p);
+    call_unref(w->c);
+    free(w);
+}
+
+/* Wipes a string of the request that holds personal data. */
+static void
+wipe_str(char *s)
+{
+    if (s != NULL && s != protobuf_c_empty_string)
+        OPENSSL_cleanse(s, strlen(s));
+}
+
+/* [A-Za-z0-9._-]{1,127}, not "." nor "..": what principal_parse accepts as
+ * an id, so that the certificate can reach the dossier. */
+static bool
+principal_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n >= PRINCIPAL_ID_MAX || strcmp(s, ".") == 0 ||
+        strcmp(s, "..") == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+              (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Checks a situation's fields; on error finishes the call and returns
+ * ERR_INVALID.  |field| prefixes the names in messages ("situation"). */
+static int
+situation_check(struct call *c, const char *field,
+                const Dossier__V1__Situation *s)
+{
+    const Dossier__V1__Address *a = s->address;
+    char name[96];
+
+    if (a != NULL && (!svc__str_ok(a->line1, ADDR_MAX_BYTES, false) ||
+                      !svc__str_ok(a->line2, ADDR_MAX_BYTES, false) ||
+                      !svc__str_ok(a->postal_code, SHORT_MAX_BYTES, false) ||
+                      !svc__str_ok(a->city, ADDR_MAX_BYTES, false) ||
+                      !svc__str_ok(a->country, SHORT_MAX_BYTES, false))) {
+        call_finish(c, RPC_INVALID_ARGUMENT,
+                    "%s.address: a line or city is over %d bytes, or the "
+                    "postal code or country over %d",
+                    field, ADDR_MAX_BYTES, SHORT_MAX_BYTES);
+        return ERR_INVALID;
+    }
+    if (s->n_household > HOUSEHOLD_MAX) {
+        call_finish(c, RPC_INVALID_ARGUMENT, "%s.household: at most %d members",
+                    field, HOUSEHOLD_MAX);
+        return ERR_INVALID;
+    }
+    for (size_t i = 0; i < s->n_household; i++) {
+        const Dossier__V1__HouseholdMember *m = s->household[i];
+
+        if (!svc__str_ok(m->given_name, NAME_MAX_BYTES, false) ||
+            !svc__str_ok(m->family_name, NAME_MAX_BYTES, false) ||
+            !svc__str_ok(m->relation, SHORT_MAX_BYTES, false)) {
+            call_finish(c, RPC_INVALID_ARGUMENT,
+                        "%s.household[%zu]: names are at most %d bytes, the "
+                        "relation at most %d",
+                        field, i, NAME_MAX_BYTES, SHORT_MAX_BYTES);
+            return ERR_INVALID;
+        }
+        snprintf(name, sizeof(name), "%s.household[%zu].birth_date", field, i);
+        if (svc__check_date(c, name, m->birth_date, false) != 0)
+            return ERR_INVALID;
+    }
+    snprintf(name, sizeof(name), "%s.effective", field);
+    return svc__check_date(c, name, s->effective, false);
+}
+
+/* --- Enrol ----------------------------------------------------------- */
+
+static void
+enrol_done(void *arg, int status)
+{
+    struct pending *w = arg;
+    Dossier__V1__EnrolResponse resp = DOSSIER__V1__ENROL_RESPONSE__INIT;
+    char id[VAULT_ID_STR];
+
+    if (status == ERR_EXISTS) {
+        call_finish(w->c, RPC_ALREADY_EXISTS,
+                    "a dossier already exists for this NIR");
+    } else if (status != 0) {
+        svc__fail(w->c, status, "enrolling the person");
+    } else {
+        vault_id_format(&w->id, id);
+        log_info("enrolled dossier=%s by=%s", id, call_principal(w->c)->uri);
+        resp.dossier_id = id;
+        svc__answer(w->c, &resp.base);
+    }
+    pending_end(w);
+}
+
+static void
+persons_enrol(struct call *c, const uint8_t *msg, size_t len)
+{
+    Dossier__V1__EnrolRequest *req;
+    char nir[NIR_STR];
+    const char *why = NULL;
+    struct vault_id other;
+    struct pending *w;
+    int rc;
+
+    req = dossier__v1__enrol_request__unpack(NULL, len, msg);
+    if (req == NULL) {
+        call_finish(c, RPC_INVALID_ARGUMENT, "EnrolRequest does not parse");
+        return;
+    }
+    if (policy_check(call_principal(c), POLICY_ENROL, NULL, NULL, NULL, &why) !=
+        0) {
+        svc__deny(c, POLICY_ENROL, NULL, why);
+        goto out;
+    }
+    if (nir_normalize(req->nir, nir, &why) != 0) {
+        call_finish(c, RPC_INVALID_ARGUMENT, "nir: %s", why);
+        goto out;
+    }
+    if (!svc__str_ok(req->given_name, NAME_MAX_BYTES, true) ||
+        !svc__str_ok(req->family_name, NAME_MAX_BYTES, true)) {
+        call_finish(c, RPC_INVALID_ARGUMENT,
+                    "given_name and family_name: required, at most %d bytes",
+                    NAME_MAX_BYTES);
+        goto out;
+    }
+    if (svc__check_date(c, "birth_date", req->birth_date, false) != 0)
+        goto out;
+    if (req->situation != NULL &&
+        situation_check(c, "situation", req->situation) != 0)
+        goto out;
+    if (req->person_principal_id[0] != '\0' &&
+        !principal_id_ok(req->person_principal_id)) {
+        call_finish(c, RPC_INVALID_ARGUMENT,
+                    "person_principal_id: 1 to 127 characters of "
+                    "A-Z a-z 0-9 . _ -");
+        goto out;
+    }
+    /* The vault answers ERR_EXISTS for a known NIR and for a certificate
+     * id already linked alike; tell the second apart first, so that the
+     * message is right (a race between two enrolments is still refused,
+     * with the NIR message). */
+    if (req->person_principal_id[0] != '\0' &&
+        vault_person_find_principal(svc__ctx()->vault, req->person_principal_id,
+                                    &other) == 0) {
+        call_finish(c, RPC_ALREADY_EXISTS,
+                    "person_principal_id: already linked to a dossier");
+        goto out;
+    }
+    if ((w = pending_new(c)) == NULL) {
+        svc__fail(c, -ENOMEM, "enrolling the person");
+        goto out;
+    }
+    rc = vault_person_enrol(svc__ctx()->vault, nir, req, &w->id, enrol_done, w);
+    if (rc != 0) {
+        /* A call that fails never runs its callback. */
+        if (rc == ERR_EXISTS)
+            call_finish(c, RPC_ALREADY_EXISTS,
+                        "a dossier already exists for this NIR");
+        else
+            svc__fail(c, rc, "enrolling the person");
+        pending_end(w);
+    }
+out:
+    OPENSSL_cleanse(nir, sizeof(nir));
+    wipe_str(req->nir);
+    dossier__v1__enrol_request__free_unpacked(req, NULL);
+}
+
+/* --- FindByNir ------------------------------------------------------- */
+
+static void
+persons_find_by_nir(struct call *c, const uint8_t *msg, size_t len)
+{
+    Dossier__V1__FindByNirRequest *req;
+    Dossier__V1__FindByNirResponse resp =
+        DOSSIER__V1__FIND_BY_NIR_RESPONSE__INIT;
+    char nir[NIR_STR] = "";
+    char id[VAULT_ID_STR];
+    const char *why = NULL;
+    struct vault_id vid;
+    int rc;
+
+    req = dossier__v1__find_by_nir_request__unpack(NULL, len, msg);
+    if (req == NULL) {
+        call_finish(c, RPC_INVALID_ARGUMENT, "FindByNirRequest does not parse");
+        return;
+    }
+    if (policy_check(call_principal(c), POLICY_FIND_BY_NIR, NULL, NULL, NULL,
+                     &why) != 0) {
+        svc__deny(c, POLICY_FIND_BY_NIR, NULL, why);
+        goto out;
+    }
+    if (nir_normalize(req->nir, nir, &why) != 0) {
+        call_finish(c, RPC_INVALID_ARGUMENT, "nir: %s", why);
+        goto out;
+    }
+    rc = vault_person_find_nir(svc__ctx()->vault, nir, &vid);
+    if (rc == ERR_NOTFOUND) {
+        call_finish(c, RPC_NOT_FOUND, "no dossier for this NIR");
+        goto out;
+    }
+    if (rc != 0) {
+        svc__fail(c, rc, "looking the NIR up");
+        goto out;
+    }
+    vault_id_format(&vid, id);
+    resp.dossier_id = id;
+    svc__answer(c, &resp.base);
+out:
+    OPENSSL_cleanse(nir, sizeof(nir));
+    wipe_str(req->nir);
+    dossier__v1__find_by_nir_request__free_unpacked(req, NULL);
+}
+
+/* --- GetSituation ---------------------------------------------------- */
+
+static void
+persons_get_situation(struct call *c, const uint8_t *msg, size_t len)
+{
+    Dossier__V1__GetSituationRequest *req;
+    Dossier__V1__GetSituationResponse *resp = NULL;
+    struct vault_person p = {0};
+    struct vault_id id;
+    int rc;
+
+    req = dossier__v1__get_situation_request__unpack(NULL, len, msg);
+    if (req == NULL) {
+        call_finish(c, RPC_INVALID_ARGUMENT,
+                    "GetSituationRequest does not parse");
+        return;
+    }
+    if (svc__dossier(c, req->dossier_id, POLICY_SITUATION_READ, &id) != 0 ||
+        svc__open(c, &id, &p) != 0)
+        goto out;
+    rc = vault_situation_get(svc__ctx()->vault, &p, req->with_history, &resp);
+    if (rc != 0) {
+        svc__fail(c, rc, "reading the situation");
+        goto out;
+    }
+    svc__answer(c, &resp->base);
+    dossier__v1__get_situation_response__free_unpacked(resp, NULL);
+out:
+    vault_person_close(&p);
+    dossier__v1__get_situation_request__free_unpacked(req, NULL);
+}
+
+/* --- UpdateSituation ------------------------------------------------- */
+
+static void
+update_done(void *arg, int status)
+{
+    struct pending *w = arg;
+    Dossier__V1__UpdateSituationResponse resp =
+        DOSSIER__V1__UPDATE_SITUATION_RESPONSE__INIT;
+    char id[VAULT_ID_STR];
+
+    if (status != 0) {
+        svc__fail(w->c, status, "recording the situation");
+    } else {
+        vault_id_format(&w->id, id);
+        log_info("situation dossier=%s revision=%llu", id,
+                 (unsigned long long)w->rev);
+        resp.revision = (int64_t)w->rev;
+        svc__answer(w->c, &resp.base);
+    }
+    pending_end(w);
+}
+
+static void
+persons_update_situation(struct call *c, const uint8_t *msg, size_t len)
+{
+    Dossier__V1__UpdateSituationRequest *req;
+    struct pending *w = NULL;
+    struct vault_id id;
+    int rc;
+
+    req = dossier__v1__update_situation_request__unpack(NULL, len, msg);
+    if (req == NULL) {
+        call_finish(c, RPC_INVALID_ARGUMENT,
+                    "UpdateSituationRequest does not parse");
+        return;
+    }
+    if (svc__dossier(c, req->dossier_id, POLICY_SITUATION_UPDATE, &id) != 0)
+        goto out;
+    if (req->situation == NULL) {
+        call_finish(c, RPC_INVALID_ARGUMENT, "situation: required");
+        goto out;
+    }
+    if (situation_check(c, "situation", req->situation) != 0)
+        goto out;
+    if (!svc__str_ok(req->life_event, SHORT_MAX_BYTES, false)) {
+        call_finish(c, RPC_INVALID_ARGUMENT, "life_event: at most %d bytes",
+                    SHORT_MAX_BYTES);
+        goto out;
+    }
+    if ((w = pending_new(c)) == NULL) {
+        svc__fail(c, -ENOMEM, "recording the situation");
+        goto out;
+    }
+    w->id = id;
+    if (svc__open(c, &id, &w->p) != 0) {
+        pending_end(w);
+        goto out;
+    }
+    rc = vault_situation_put(svc__ctx()->vault, &w->p, req->situation, &w->rev,
+                             update_done, w);
+    if (rc != 0) {
+        svc__fail(c, rc, "recording the situation");
+        pending_end(w);
+    }
+out:
+    dossier__v1__update_situation_request__free_unpacked(req, NULL);
+}
+
+/* --- Erase ----------------------------------------------------------- */
+
+static void
+erase_done(void *arg, int status)
+{
+    struct pending *w = arg;
+    Dossier__V1__EraseResponse resp = DOSSIER__V1__ERASE_RESPONSE__INIT;
+    char id[VAULT_ID_STR];
+
+    vault_id_format(&w->id, id);
+    if (status == ERR_NOTFOUND) {
+        call_finish(w->c, RPC_NOT_FOUND, "no such dossier");
+    } else if (status != 0) {
+        svc__fail(w->c, status, "erasing the dossier");
+    } else {
+        log_info("erased dossier=%s by=%s", id, call_principal(w->c)->uri);
+        svc__answer(w->c, &resp.base);
+    }
+    pending_end(w);
+}
+
+static void
+persons_erase(struct call *c, const uint8_t *msg, size_t len)
+{
+    Dossier__V1__EraseRequest *req;
+    struct pending *w;
+    struct vault_id id;
+    int rc;
+
+    req = dossier__v1__erase_request__unpack(NULL, len, msg);
+    if (req == NULL) {
+        call_finish(c, RPC_INVALID_ARGUMENT, "EraseRequest does not parse");
+        return;
+    }
+    if (svc__dossier(c, req->dossier_id, POLICY_ERASE, &id) != 0)
+        goto out;
+    if (!req->confirm) {
+        call_finish(c, RPC_INVALID_ARGUMENT,
+                    "confirm must be true to erase a dossier");
+        goto out;
+    }
+    if ((w = pending_new(c)) == NULL) {
+        svc__fail(c, -ENOMEM, "erasing the dossier");
+        goto out;
+    }
+    w->id = id;
+    rc = vault_person_erase(svc__ctx()->vault, &id, erase_done, w);
+    if (rc != 0) {
+        if (rc == ERR_NOTFOUND)
+            call_finish(c, RPC_NOT_FOUND, "no such dossier");
+        else
+            svc__fail(c, rc, "erasing the dossier");
+        pending_end(w);
+    }
+out:
+    dossier__v1__erase_request__free_unpacked(req, NULL);
+}
+
+/* --- registration ---------------------------------------------------- */
+
+static const struct method persons_methods[] = {
+    {
+        .path = "/dossier.v1.Persons/Enrol",
+        .kind = CALL_UNARY,
+        .on_message = persons_enrol,
+    },
+    {
+        .path = "/dossier.v1.Persons/FindByNir",
+        .kind = CALL_UNARY,
+        .on_message = persons_find_by_nir,
+    },
+    {
+        .path = "/dossier.v1.Persons/GetSituation",
+        .kind = CALL_UNARY,
+        .on_message = persons_get_situation,
+    },
+    {
+        .path = "/dossier.v1.Persons/UpdateSituation",
+        .kind = CALL_UNARY,
+        .on_message = persons_update_situation,
+    },
+    {
+        .path = "/dossier.v1.Persons/Export",
+        .kind = CALL_SERVER_STREAM,
+        .on_message = svc__export_start,
+        .on_writable = svc__export_writable,
+        .on_cancel = svc__export_cancel,
+    },
+    {
+        .path = "/dossier.v1.Persons/Erase",
+        .kind = CALL_UNARY,
+        .on_message = persons_erase,
+    },
+};
+
+int
+svc_persons_register(struct server *s, const struct svc_ctx *ctx)
+{
+    int rc;
+
+    svc__ctx_set(ctx);
+    for (size_t i = 0; i < sizeof(persons_methods) / sizeof(persons_methods[0]);
+         i++)
+        if ((rc = server_register(s, &persons_methods[i])) != 0)
+            return rc;
+    return 0;
+}

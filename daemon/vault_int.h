@@ -1,0 +1,66 @@
+/*
+ * vault_int.h -- what vault.c and vault_docs.c share.  Not for other
+ * modules: they use vault.h.
+ */
+#ifndef DOSSIER_VAULT_INT_H
+#define DOSSIER_VAULT_INT_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "internal/records.pb-c.h"
+#include "store.h"
+#include "vault.h"
+
+struct vault {
+    struct store *data;
+    struct store *keys;
+    struct writer *writer;
+    struct keyring *keyring;
+    const struct catalog *catalog;
+    uint64_t max_document;
+};
+
+/* The printable form of an id: |kind| ('d' dossier, 'p' pièce, 'f' fact)
+ * then 26 Crockford base32 digits.  Parse returns 0 or ERR_INVALID. */
+void vault__id_format(const struct vault_id *id, char kind,
+                      char out[VAULT_ID_STR]);
+int vault__id_parse(const char *s, char kind, struct vault_id *out);
+
+/* Builds a store key: |id| then |a| then |b|; returns its length.  |key|
+ * must hold VAULT_ID_LEN + alen + blen bytes. */
+size_t vault__key(uint8_t *key, const struct vault_id *id, const void *a,
+                  size_t alen, const void *b, size_t blen);
+
+/* Builds additional data: a one-letter record tag, then as vault__key. */
+size_t vault__aad(uint8_t *aad, char tag, const struct vault_id *id,
+                  const void *a, size_t alen, const void *b, size_t blen);
+
+void vault__be32(uint8_t *p, uint32_t v);
+void vault__be64(uint8_t *p, uint64_t v);
+uint32_t vault__get_be32(const uint8_t *p);
+int64_t vault__now(void);
+
+/* Packs |m| and seals it under |p|'s DEK into |out|.  0 or an error. */
+int vault__seal_msg(const struct vault_person *p, const uint8_t *aad,
+                    size_t aadlen, const ProtobufCMessage *m, struct buf *out);
+
+/* Opens and unpacks a sealed message; the caller frees |*out| with
+ * protobuf_c_message_free_unpacked.  0, ERR_CORRUPT or -ENOMEM. */
+int vault__open_msg(const struct vault_person *p, const uint8_t *aad,
+                    size_t aadlen, const void *sealed, size_t len,
+                    const ProtobufCMessageDescriptor *desc,
+                    ProtobufCMessage **out);
+
+/* Deletes every key of |db| that starts with |prefix|. */
+int vault__del_prefix(struct store_txn *t, enum store_db db,
+                      const uint8_t *prefix, size_t plen);
+
+/* Reads the PersonRecord of |id|; the caller frees it. */
+int vault__person_record(struct store_txn *t, const struct vault_id *id,
+                         Dossier__Internal__PersonRecord **out);
+
+/* Stores a wrapped DEK in the key store, durably, in its own txn. */
+int vault__keys_put(struct vault *v, const struct vault_id *id,
+                    const void *wrapped, size_t len);
+
+#endif

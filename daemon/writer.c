@@ -1,0 +1,437 @@
+/*
+ * writer.c -- the writer thread and its group commit (see writer.h).
+ *
+ * Two lists cross threads, both under |mu|: |queue| (submitted, waiting
+ * for a batch; filled by the loop thread, emptied by the writer thread)
+ * and |done| (run, waiting to be reported; filled by the writer thread,
+ * emptied by the loop thread when |async| fires).  An operation is in
+ * exactly one list, or in the batch the writer thread is running, or in
+ * |ready| (loop thread only) while its done callback is due.  The writer
+ * thread never holds |mu| while it runs operations or commits, so a
+ * submission waits at most for a list splice.
+ *
+ * The writer does not decide what an error means for a request; it only
+ * decides whether writing may go on (writer_err_fatal).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "store.h"
+#include "writer.h"
+
+struct writer_op {
+    struct writer_op *next;
+    writer_op_fn *op;
+    writer_done_fn *done;
+    void *arg;
+    int status;
+};
+
+/* A FIFO of operations. */
+struct writer_list {
+    struct writer_op *head;
+    struct writer_op **tail;
+};
+
+struct writer {
+    struct store *store;
+    uv_loop_t *loop;
+    uv_async_t async;
+    uv_thread_t thread;
+    uv_mutex_t mu;
+    uv_cond_t cond; /* the writer thread waits on it for work */
+
+    /* Under mu. */
+    struct writer_list queue;
+    uint32_t queued;
+    struct writer_list done;
+    bool closing; /* writer_free has begun: refuse, drain, stop */
+    bool failed;  /* an I/O error stopped the writes */
+    struct writer_stats stats;
+
+    /* Loop thread only. */
+    struct writer_list ready; /* being reported (see writer_deliver) */
+    size_t inflight;          /* submitted and not yet reported */
+};
+
+static void
+writer_list_init(struct writer_list *l)
+{
+    l->head = NULL;
+    l->tail = &l->head;
+}
+
+static void
+writer_list_push(struct writer_list *l, struct writer_op *op)
+{
+    op->next = NULL;
+    *l->tail = op;
+    l->tail = &op->next;
+}
+
+/* Moves every operation of |from| to the end of |to|. */
+static void
+writer_list_splice(struct writer_list *to, struct writer_list *from)
+{
+    if (from->head == NULL)
+        return;
+    *to->tail = from->head;
+    to->tail = from->tail;
+    writer_list_init(from);
+}
+
+/*
+ * Whether a commit error means the disk can no longer be trusted: an I/O
+ * error from write or fsync, a filesystem gone read-only, a damaged file.
+ * A full map or disk, a lack of memory, or a busy reader table are not:
+ * writes are tried again in the next batch.
+ */
+static bool
+writer_err_fatal(int err)
+{
+    if (err == ERR_CORRUPT)
+        return true;
+    return err < 0 && err > -4096 && err != -ENOMEM && err != -EAGAIN &&
+           err != -EINVAL;
+}
+
+/*
+ * Runs operations from |ops| on, each in a child transaction of one batch
+ * transaction, until they end or the batch has put WRITER_BATCH_BYTES,
+ * and commits the batch.  Sets the status of each operation run; cuts the
+ * list after the last one run, sets |*rest| to the operations left and
+ * |*n| to the number run.  Returns the error that failed every operation
+ * run (0 if none), with the commit's duration in |*commit_ns| (0 if
+ * nothing was committed).
+ */
+static int
+writer_txn_run(struct writer *w, struct writer_op *ops,
+               struct writer_op **rest, uint32_t *n, uint64_t *commit_ns)
+{
+    struct store_txn *parent = NULL;
+    struct store_txn *child;
+    struct writer_op *op, *last = NULL;
+    size_t kept = 0;
+    uint64_t t0;
+    int rc;
+
+    *n = 0;
+    *commit_ns = 0;
+    rc = store_txn_begin(w->store, STORE_TXN_WRITE, NULL, &parent);
+    if (rc != 0) {
+        /* Every operation left would fail the same way. */
+        for (op = ops; op != NULL; op = op->next)
+            (*n)++;
+        *rest = NULL;
+        return rc;
+    }
+    for (op = ops; op != NULL;) {
+        rc = store_txn_begin(w->store, STORE_TXN_WRITE, parent, &child);
+        if (rc == 0) {
+            rc = op->op(child, op->arg);
+            if (rc == 0)
+                rc = store_txn_commit(child);
+            else
+                store_txn_abort(child);
+        }
+        op->status = rc;
+        if (rc == 0)
+            kept++;
+        (*n)++;
+        last = op;
+        op = op->next;
+        /* A bounded batch bounds the memory of its dirty pages, the
+         * latency of its commit, and how far it can reach into the
+         * store's reserve (store.h). */
+        if (store_txn_put_bytes(parent) >= WRITER_BATCH_BYTES)
+            break;
+    }
+    *rest = op;
+    last->next = NULL;
+    if (kept == 0) {
+        /* Every operation failed: nothing to sync. */
+        store_txn_abort(parent);
+        return 0;
+    }
+    t0 = uv_hrtime();
+    rc = store_txn_commit(parent);
+    *commit_ns = uv_hrtime() - t0;
+    return rc;
+}
+
+/* Records the outcome of |n| operations run in one batch transaction and
+ * hands them to the loop thread.  Returns whether the writer has failed. */
+static bool
+writer_post(struct writer *w, struct writer_op *ops, uint32_t n, int rc,
+            uint64_t commit_ns, bool failed)
+{
+    struct writer_list done;
+    struct writer_op *op;
+    uint64_t op_failed = 0;
+
+    writer_list_init(&done);
+    while ((op = ops) != NULL) {
+        ops = op->next;
+        if (rc != 0)
+            op->status = rc;
+        if (op->status != 0)
+            op_failed++;
+        writer_list_push(&done, op);
+    }
+    if (!failed && writer_err_fatal(rc))
+        log_print(LOG_LVL_ERROR, __func__,
+                  "store writes stopped after an I/O error; restart "
+                  "dossierd after checking the disk (err=\"%s\")",
+                  err_str(rc));
+
+    uv_mutex_lock(&w->mu);
+    w->stats.batches++;
+    w->stats.ops += n;
+    w->stats.ops_failed += op_failed;
+    if (n > w->stats.max_batch)
+        w->stats.max_batch = n;
+    if (commit_ns != 0 && rc == 0) {
+        w->stats.commits++;
+        w->stats.last_commit_ns = commit_ns;
+        w->stats.total_commit_ns += commit_ns;
+        if (commit_ns > w->stats.max_commit_ns)
+            w->stats.max_commit_ns = commit_ns;
+    } else if (rc != 0 && !failed) {
+        w->stats.commits_failed++;
+    }
+    if (!failed && writer_err_fatal(rc))
+        w->failed = true;
+    failed = w->failed;
+    w->stats.failed = failed;
+    writer_list_splice(&w->done, &done);
+    uv_mutex_unlock(&w->mu);
+    uv_async_send(&w->async);
+    return failed;
+}
+
+/* Runs the operations taken from the queue, in as many batch
+ * transactions as the byte budget needs. */
+static void
+writer_batch(struct writer *w, struct writer_op *ops, bool failed)
+{
+    struct writer_op *rest, *op;
+    uint64_t commit_ns;
+    uint32_t n;
+    int rc;
+
+    while (ops != NULL) {
+        if (failed) {
+            /* Stopped: nothing more reaches the disk. */
+            for (n = 0, op = ops; op != NULL; op = op->next)
+                n++;
+            rest = NULL;
+            rc = -EIO;
+            commit_ns = 0;
+        } else {
+            rc = writer_txn_run(w, ops, &rest, &n, &commit_ns);
+        }
+        failed = writer_post(w, ops, n, rc, commit_ns, failed);
+        ops = rest;
+    }
+}
+
+static void
+writer_main(void *arg)
+{
+    struct writer *w = arg;
+    struct writer_op *batch, *op;
+    uint32_t n;
+    bool failed;
+
+    pthread_setname_np(pthread_self(), "dossierd-writer");
+    for (;;) {
+        uv_mutex_lock(&w->mu);
+        while (w->queue.head == NULL && !w->closing)
+            uv_cond_wait(&w->cond, &w->mu);
+        if (w->queue.head == NULL) {
+            /* Closing, and every queued operation has been run. */
+            uv_mutex_unlock(&w->mu);
+            break;
+        }
+        /* Take the first WRITER_BATCH_MAX operations, in order. */
+        batch = w->queue.head;
+        op = batch;
+        for (n = 1; n < WRITER_BATCH_MAX && op->next != NULL; n++)
+            op = op->next;
+        w->queue.head = op->next;
+        if (w->queue.head == NULL)
+            w->queue.tail = &w->queue.head;
+        op->next = NULL;
+        w->queued -= n;
+        failed = w->failed;
+        uv_mutex_unlock(&w->mu);
+
+        writer_batch(w, batch, failed);
+    }
+}
+
+/*
+ * Reports every operation the writer thread has finished, in order.  The
+ * |ready| list lives in |w| so that a done callback that calls
+ * writer_free (which reports too) does not reorder the reports.
+ */
+static void
+writer_deliver(struct writer *w)
+{
+    struct writer_op *op;
+
+    uv_mutex_lock(&w->mu);
+    writer_list_splice(&w->ready, &w->done);
+    uv_mutex_unlock(&w->mu);
+    while ((op = w->ready.head) != NULL) {
+        w->ready.head = op->next;
+        if (w->ready.head == NULL)
+            w->ready.tail = &w->ready.head;
+        w->inflight--;
+        if (op->done != NULL)
+            op->done(op->arg, op->status);
+        free(op);
+    }
+    if (w->inflight == 0 && !uv_is_closing((uv_handle_t *)&w->async))
+        uv_unref((uv_handle_t *)&w->async);
+}
+
+static void
+writer_on_async(uv_async_t *async)
+{
+    writer_deliver(async->data);
+}
+
+int
+writer_new(struct store *s, uv_loop_t *loop, struct writer **out)
+{
+    struct writer *w;
+    int rc;
+
+    *out = NULL;
+    w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return -ENOMEM;
+    w->store = s;
+    w->loop = loop;
+    writer_list_init(&w->queue);
+    writer_list_init(&w->done);
+    writer_list_init(&w->ready);
+    rc = uv_mutex_init(&w->mu);
+    if (rc != 0)
+        goto fail_free;
+    rc = uv_cond_init(&w->cond);
+    if (rc != 0)
+        goto fail_mutex;
+    rc = uv_thread_create(&w->thread, writer_main, w);
+    if (rc != 0) {
+        log_warnx("cannot start the writer thread: %s", uv_strerror(rc));
+        goto fail_cond;
+    }
+    /* After the thread: if this fails the thread is stopped and joined,
+     * whereas a handle, once initialised, could only be freed later, in
+     * a close callback. */
+    rc = uv_async_init(loop, &w->async, writer_on_async);
+    if (rc != 0) {
+        log_warnx("cannot create the writer's wake-up handle: %s",
+                  uv_strerror(rc));
+        goto fail_thread;
+    }
+    w->async.data = w;
+    uv_unref((uv_handle_t *)&w->async);
+    *out = w;
+    return 0;
+
+fail_thread:
+    uv_mutex_lock(&w->mu);
+    w->closing = true;
+    uv_cond_signal(&w->cond);
+    uv_mutex_unlock(&w->mu);
+    uv_thread_join(&w->thread);
+fail_cond:
+    uv_cond_destroy(&w->cond);
+fail_mutex:
+    uv_mutex_destroy(&w->mu);
+fail_free:
+    free(w);
+    return rc;
+}
+
+int
+writer_submit(struct writer *w, writer_op_fn *op, writer_done_fn *done,
+              void *arg)
+{
+    struct writer_op *o;
+    int rc = 0;
+
+    if (op == NULL)
+        return ERR_INVALID;
+    o = malloc(sizeof(*o));
+    if (o == NULL)
+        return -ENOMEM;
+    o->op = op;
+    o->done = done;
+    o->arg = arg;
+    o->status = 0;
+
+    uv_mutex_lock(&w->mu);
+    if (w->closing) {
+        rc = ERR_UNAVAILABLE;
+    } else if (w->failed) {
+        rc = -EIO;
+    } else {
+        writer_list_push(&w->queue, o);
+        w->queued++;
+        /* Signalled on every submission: cheap when the writer is busy
+         * (nobody waits), and the batch forms from whatever has queued
+         * by the time the writer thread takes the mutex. */
+        uv_cond_signal(&w->cond);
+    }
+    uv_mutex_unlock(&w->mu);
+    if (rc != 0) {
+        free(o);
+        return rc;
+    }
+    if (w->inflight++ == 0)
+        uv_ref((uv_handle_t *)&w->async);
+    return 0;
+}
+
+void
+writer_stats(struct writer *w, struct writer_stats *out)
+{
+    uv_mutex_lock(&w->mu);
+    *out = w->stats;
+    out->queued = w->queued;
+    out->failed = w->failed;
+    uv_mutex_unlock(&w->mu);
+}
+
+static void
+writer_on_close(uv_handle_t *h)
+{
+    struct writer *w = h->data;
+
+    uv_cond_destroy(&w->cond);
+    uv_mutex_destroy(&w->mu);
+    free(w);
+}
+
+void
+writer_free(struct writer *w)
+{
+    if (w == NULL)
+        return;
+    uv_mutex_lock(&w->mu);
+    w->closing = true;
+    uv_cond_signal(&w->cond);
+    uv_mutex_unlock(&w->mu);
+    /* The thread runs what is queued, then returns. */
+    uv_thread_join(&w->thread);
+    uv_close((uv_handle_t *)&w->async, writer_on_close);
+    writer_deliver(w);
+}

@@ -1,0 +1,130 @@
+/*
+ * writer.h -- the single writer of the store, with group commit.
+ *
+ * One thread owns every write transaction of a store.  Code on the libuv
+ * loop thread submits operations; the writer thread takes every operation
+ * queued when it wakes (up to WRITER_BATCH_MAX), runs each in a child
+ * transaction of one batch transaction, commits the batch once (one sync
+ * for all of them; a batch that puts over WRITER_BATCH_BYTES is split in
+ * several), and only then reports each operation's outcome back on the
+ * loop thread.  Operations run, and are reported, in submission order.  While one batch is being synced, the next one queues:
+ * the busier the daemon, the more operations share a sync.
+ *
+ * The writer does not know what operations write, nor retry them.  After
+ * a commit fails with an I/O error it stops for good: with the page cache
+ * in an unknown state after a failed write or fsync (PostgreSQL's
+ * "fsyncgate"), retrying could report as durable data that is not, so
+ * only a restart after checking the disk resumes writes.  A full store is
+ * not such an error: writes fail with ERR_FULL while it lasts and succeed
+ * again once space is freed.
+ */
+#ifndef DOSSIER_WRITER_H
+#define DOSSIER_WRITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+struct store;
+struct store_txn;
+struct writer;
+
+#define WRITER_BATCH_MAX 1024 /* operations taken from the queue at once */
+/* Bytes (keys and values put) after which a batch transaction is committed
+ * and the operations left of the batch go on in a new one: bounds the
+ * dirty pages held in memory, a commit's latency, and how far one commit
+ * can reach into the store's reserve (STORE_RESERVE_MAX, store.h). */
+#define WRITER_BATCH_BYTES (8u << 20)
+
+/*
+ * An operation: writes through |txn| (a child write transaction of the
+ * batch) with store_put/store_del/cursors, reading what it needs in the
+ * same txn.  It sees the effects of every operation committed before it,
+ * including earlier ones of its batch.  Runs on the writer thread, so it
+ * must not touch loop-thread state or block for long (every operation of
+ * the batch waits for it); whatever |arg| holds that the op reads must stay
+ * unchanged until done runs.
+ *
+ * Returns 0 to keep its writes, or an error (ERR_EXISTS, ERR_NOTFOUND,
+ * ERR_FULL, any project code or negative errno) to drop them: only this
+ * operation's child transaction is aborted, the batch goes on.  The value
+ * reaches the done callback as is.
+ */
+typedef int writer_op_fn(struct store_txn *txn, void *arg);
+
+/*
+ * Called on the loop thread once the operation's outcome is final:
+ * |status| is 0 when its writes are durable (the batch was committed and
+ * synced); the operation's own error (its writes dropped); or, when the
+ * batch commit failed, that commit's error for every operation of the
+ * batch, none of which is durable then: ERR_FULL, -EIO (the writer has
+ * stopped, see writer_submit), -ENOMEM...  It may call writer_submit().
+ */
+typedef void writer_done_fn(void *arg, int status);
+
+/* Figures for metrics and benchmarks, from writer_stats(). */
+struct writer_stats {
+    uint64_t batches;         /* batch transactions run */
+    uint64_t commits;         /* batches committed (synced) */
+    uint64_t commits_failed;  /* batches whose commit failed */
+    uint64_t ops;             /* operations run */
+    uint64_t ops_failed;      /* operations completed with status != 0 */
+    uint32_t max_batch;       /* most operations in one batch */
+    uint32_t queued;          /* operations waiting for a batch now */
+    uint64_t last_commit_ns;  /* duration of the last commit (with sync) */
+    uint64_t max_commit_ns;
+    uint64_t total_commit_ns; /* over |commits| */
+    bool failed;              /* stopped after an I/O error */
+};
+
+/*
+ * Starts the writer of |s| with its thread; completions are delivered on
+ * |loop|.  The writer keeps |loop| alive only while operations are in
+ * flight (its uv_async_t is unreferenced when idle).  Neither |s| nor
+ * |loop| is owned; both must outlive the writer.  In the process, nothing
+ * else should begin write transactions on |s| while the writer runs: they
+ * would stall it (LMDB allows one writer at a time).
+ *
+ * Returns 0 with |*out| set, or -ENOMEM, -EAGAIN (no thread), or another
+ * negative errno from libuv.  On the loop thread.
+ */
+int writer_new(struct store *s, uv_loop_t *loop, struct writer **out);
+
+/*
+ * Queues operation |op| with |arg|; |done| (may be NULL) runs later on the
+ * loop thread with its status.  The small queue entry is allocated here
+ * and freed after |done| ran.  Never blocks for long: it only takes the
+ * queue's mutex, which the writer thread holds briefly (never during a
+ * commit or an operation).
+ *
+ * Returns 0 (|done| will run exactly once), or, without ever running
+ * |done|: ERR_INVALID (|op| NULL), ERR_UNAVAILABLE (writer_free has
+ * begun), -EIO (the writer stopped after an I/O error: "store writes
+ * stopped after an I/O error", logged once when it happened), -ENOMEM.
+ * On the loop thread only.
+ */
+int writer_submit(struct writer *w, writer_op_fn *op, writer_done_fn *done,
+                  void *arg);
+
+/*
+ * Copies the writer's counters into |*out|.  Any thread (takes the queue's
+ * mutex briefly).
+ */
+void writer_stats(struct writer *w, struct writer_stats *out);
+
+/*
+ * Stops |w|: refuses new submissions, lets the writer thread run and
+ * commit every operation still queued, joins the thread, then calls the
+ * done callback of every operation not yet reported, from within this
+ * call, before returning.  It blocks the loop for as long as the last
+ * batches take.  The memory of |w| is released by the close callback of
+ * its uv_async_t: run |loop| once more (as anyway needed before
+ * uv_loop_close) after this call; it works whether or not the loop was
+ * still running.  |w| must not be used after this call.
+ * writer_free(NULL) is a no-op.  On the loop thread; may be called from a
+ * done callback.
+ */
+void writer_free(struct writer *w);
+
+#endif
