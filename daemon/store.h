@@ -49,6 +49,8 @@ enum store_db {
     STORE_DB_MANDATES,
     STORE_DB_AUDIT,
     STORE_DB_EVENTS,
+    STORE_DB_AUDIT_NODES,   /* Merkle subtree hashes of the audit log */
+    STORE_DB_GRANTS,        /* who holds what: agency consents, mandates */
     STORE_DB_COUNT
 };
 
@@ -61,6 +63,7 @@ enum store_db {
         [STORE_DB_FACTS] = "facts", [STORE_DB_UPLOADS] = "uploads",            \
         [STORE_DB_CONSENTS] = "consents", [STORE_DB_MANDATES] = "mandates",    \
         [STORE_DB_AUDIT] = "audit", [STORE_DB_EVENTS] = "events",              \
+        [STORE_DB_AUDIT_NODES] = "audit-nodes", [STORE_DB_GRANTS] = "grants",  \
     }
 
 /*
