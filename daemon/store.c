@@ -50,8 +50,8 @@ struct store {
     uint64_t map_pages;     /* the map, in pages */
     uint64_t reserve_pages; /* the last pages, kept for deleting */
     uint32_t page_size;
-    _Atomic bool over;      /* used pages reach into the reserve: puts
-                             * of growing txns fail with ERR_FULL */
+    _Atomic bool over;        /* used pages reach into the reserve: puts
+                               * of growing txns fail with ERR_FULL */
     _Atomic bool full_logged; /* MDB_MAP_FULL logged since the last commit */
     _Atomic int fault_commit; /* store__fault_commit */
 };
@@ -62,9 +62,9 @@ struct store_txn {
     struct store_txn *child;      /* open child, ended with us */
     struct store_cursor *cursors; /* open cursors, closed with us */
     MDB_txn *txn;
-    int err;                      /* first error that made the txn unusable */
-    uint64_t put_bytes;           /* keys and values put, children included */
-    bool deleted;                 /* deleted a record, or a child did */
+    int err;            /* first error that made the txn unusable */
+    uint64_t put_bytes; /* keys and values put, children included */
+    bool deleted;       /* deleted a record, or a child did */
     bool write;
 };
 
@@ -85,10 +85,10 @@ static const struct {
     uint32_t magic;
     const char *name;
 } store_netfs[] = {
-    {0x6969, "NFS"},         {0x517b, "SMB"},        {0xff534d42, "CIFS"},
-    {0xfe534d42, "SMB2"},    {0x5346414f, "AFS"},    {0x6b414653, "AFS"},
-    {0x73757245, "Coda"},    {0x564c, "NCP"},        {0x01021997, "9P"},
-    {0x00c36400, "Ceph"},    {0x65735546, "FUSE"},
+    {0x6969, "NFS"},      {0x517b, "SMB"},      {0xff534d42, "CIFS"},
+    {0xfe534d42, "SMB2"}, {0x5346414f, "AFS"},  {0x6b414653, "AFS"},
+    {0x73757245, "Coda"}, {0x564c, "NCP"},      {0x01021997, "9P"},
+    {0x00c36400, "Ceph"}, {0x65735546, "FUSE"},
 };
 
 const char *
@@ -618,8 +618,8 @@ store_txn_begin(struct store *s, enum store_txn_mode mode,
     if (mode != STORE_TXN_READ && mode != STORE_TXN_WRITE)
         return ERR_INVALID;
     if (parent != NULL) {
-        if (mode != STORE_TXN_WRITE || !parent->write ||
-            parent->store != s || parent->child != NULL)
+        if (mode != STORE_TXN_WRITE || !parent->write || parent->store != s ||
+            parent->child != NULL)
             return ERR_INVALID;
         if (parent->err != 0)
             return parent->err;
@@ -845,9 +845,9 @@ store_cursor_yield(struct store_cursor *c, int rc, const MDB_val *k,
 {
     c->positioned = true;
     c->on_record = false;
-    if (rc == MDB_NOTFOUND || (rc == 0 && (k->mv_size < c->prefix_len ||
-                                           memcmp(k->mv_data, c->prefix,
-                                                  c->prefix_len) != 0))) {
+    if (rc == MDB_NOTFOUND ||
+        (rc == 0 && (k->mv_size < c->prefix_len ||
+                     memcmp(k->mv_data, c->prefix, c->prefix_len) != 0))) {
         c->at_end = true;
         return ERR_NOTFOUND;
     }

@@ -37,7 +37,7 @@
  * gains the new, empty database the next time it is opened.
  */
 enum store_db {
-    STORE_DB_META,       /* the store's own records (format version) */
+    STORE_DB_META, /* the store's own records (format version) */
     STORE_DB_PERSONS,
     STORE_DB_NIR,
     STORE_DB_SITUATIONS,
@@ -49,8 +49,8 @@ enum store_db {
     STORE_DB_MANDATES,
     STORE_DB_AUDIT,
     STORE_DB_EVENTS,
-    STORE_DB_AUDIT_NODES,   /* Merkle subtree hashes of the audit log */
-    STORE_DB_GRANTS,        /* who holds what: agency consents, mandates */
+    STORE_DB_AUDIT_NODES, /* Merkle subtree hashes of the audit log */
+    STORE_DB_GRANTS,      /* who holds what: agency consents, mandates */
     STORE_DB_COUNT
 };
 
@@ -74,9 +74,10 @@ enum store_db {
 #define STORE_FORMAT_VERSION 1
 #define STORE_FORMAT_KEY "format"
 
-#define STORE_KEY_MAX 511                     /* LMDB's default key limit */
-#define STORE_MAP_SIZE_DEFAULT (1ULL << 30)   /* 1 GiB */
-#define STORE_MAX_READERS 512 /* read transactions open at once, per process */
+#define STORE_KEY_MAX 511                   /* LMDB's default key limit */
+#define STORE_MAP_SIZE_DEFAULT (1ULL << 30) /* 1 GiB */
+/* Read transactions open at once in the process (LMDB reader slots). */
+#define STORE_MAX_READERS 512
 
 /*
  * The last pages of the map are a reserve for transactions that delete:
@@ -95,8 +96,8 @@ struct store_cursor;
 
 enum store_txn_mode { STORE_TXN_READ = 0, STORE_TXN_WRITE = 1 };
 
-/* store_put flags. */
-#define STORE_PUT_NOOVERWRITE 0x1u /* fail with ERR_EXISTS if the key is set */
+/* store_put flag: fail with ERR_EXISTS if the key is already set. */
+#define STORE_PUT_NOOVERWRITE 0x1u
 
 /* One record seen through a cursor or store_last().  The pointers are
  * valid until the transaction ends, or in a write transaction until its
@@ -111,16 +112,16 @@ struct store_entry {
 
 /* Figures for metrics, from store_stat(). */
 struct store_stat {
-    uint64_t map_size;        /* bytes of address space (the size limit) */
-    uint64_t high_water;      /* bytes of the file ever used (last page) */
-    uint64_t free_bytes;      /* of high_water, pages on the free list */
-    uint64_t used_bytes;      /* high_water - free_bytes */
+    uint64_t map_size;   /* bytes of address space (the size limit) */
+    uint64_t high_water; /* bytes of the file ever used (last page) */
+    uint64_t free_bytes; /* of high_water, pages on the free list */
+    uint64_t used_bytes; /* high_water - free_bytes */
     uint32_t page_size;
-    uint32_t max_readers;     /* reader slots */
-    uint32_t readers;         /* reader slots used so far (high-water) */
-    uint64_t last_txn;        /* id of the last committed write txn */
-    uint64_t reserve_bytes;   /* the reserve kept for deletes */
-    bool puts_refused;        /* in use reaches the reserve: ERR_FULL */
+    uint32_t max_readers;   /* reader slots */
+    uint32_t readers;       /* reader slots used so far (high-water) */
+    uint64_t last_txn;      /* id of the last committed write txn */
+    uint64_t reserve_bytes; /* the reserve kept for deletes */
+    bool puts_refused;      /* in use reaches the reserve: ERR_FULL */
     uint64_t entries[STORE_DB_COUNT]; /* records in each database */
 };
 
@@ -233,8 +234,7 @@ int store_get(struct store_txn *t, enum store_db db, const void *key,
  * On the thread of |t|.
  */
 int store_put(struct store_txn *t, enum store_db db, const void *key,
-              size_t key_len, const void *val, size_t val_len,
-              unsigned flags);
+              size_t key_len, const void *val, size_t val_len, unsigned flags);
 
 /*
  * Deletes |key| from |db| in write transaction |t|, which may then put
@@ -255,9 +255,8 @@ int store_del(struct store_txn *t, enum store_db db, const void *key,
  * Returns 0, ERR_INVALID (bad |db|, prefix over STORE_KEY_MAX), -ENOMEM,
  * or the error that made |t| unusable.  On the thread of |t|.
  */
-int store_cursor_open(struct store_txn *t, enum store_db db,
-                      const void *prefix, size_t prefix_len,
-                      struct store_cursor **out);
+int store_cursor_open(struct store_txn *t, enum store_db db, const void *prefix,
+                      size_t prefix_len, struct store_cursor **out);
 
 /*
  * Moves |c| to the first record of its prefix whose key is >= |key|

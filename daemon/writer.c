@@ -109,8 +109,8 @@ writer_err_fatal(int err)
  * nothing was committed).
  */
 static int
-writer_txn_run(struct writer *w, struct writer_op *ops,
-               struct writer_op **rest, uint32_t *n, uint64_t *commit_ns)
+writer_txn_run(struct writer *w, struct writer_op *ops, struct writer_op **rest,
+               uint32_t *n, uint64_t *commit_ns)
 {
     struct store_txn *parent = NULL;
     struct store_txn *child;

@@ -7,8 +7,9 @@
  * transaction of one batch transaction, commits the batch once (one sync
  * for all of them; a batch that puts over WRITER_BATCH_BYTES is split in
  * several), and only then reports each operation's outcome back on the
- * loop thread.  Operations run, and are reported, in submission order.  While one batch is being synced, the next one queues:
- * the busier the daemon, the more operations share a sync.
+ * loop thread.  Operations run, and are reported, in submission order.  While
+ * one batch is being synced, the next one queues: the busier the daemon, the
+ * more operations share a sync.
  *
  * The writer does not know what operations write, nor retry them.  After
  * a commit fails with an I/O error it stops for good: with the page cache
@@ -65,14 +66,14 @@ typedef void writer_done_fn(void *arg, int status);
 
 /* Figures for metrics and benchmarks, from writer_stats(). */
 struct writer_stats {
-    uint64_t batches;         /* batch transactions run */
-    uint64_t commits;         /* batches committed (synced) */
-    uint64_t commits_failed;  /* batches whose commit failed */
-    uint64_t ops;             /* operations run */
-    uint64_t ops_failed;      /* operations completed with status != 0 */
-    uint32_t max_batch;       /* most operations in one batch */
-    uint32_t queued;          /* operations waiting for a batch now */
-    uint64_t last_commit_ns;  /* duration of the last commit (with sync) */
+    uint64_t batches;        /* batch transactions run */
+    uint64_t commits;        /* batches committed (synced) */
+    uint64_t commits_failed; /* batches failed whole (begin or commit) */
+    uint64_t ops;            /* operations run */
+    uint64_t ops_failed;     /* operations completed with status != 0 */
+    uint32_t max_batch;      /* most operations in one batch */
+    uint32_t queued;         /* operations waiting for a batch now */
+    uint64_t last_commit_ns; /* duration of the last commit (with sync) */
     uint64_t max_commit_ns;
     uint64_t total_commit_ns; /* over |commits| */
     bool failed;              /* stopped after an I/O error */

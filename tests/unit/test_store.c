@@ -106,8 +106,8 @@ expect(struct store_txn *t, enum store_db db, const char *k, const char *want)
     int rc = store_get(t, db, k, strlen(k), &v, &len);
 
     if (want == NULL) {
-        ck_assert_msg(rc == ERR_NOTFOUND, "%s: got rc %d, want ERR_NOTFOUND",
-                      k, rc);
+        ck_assert_msg(rc == ERR_NOTFOUND, "%s: got rc %d, want ERR_NOTFOUND", k,
+                      rc);
         return;
     }
     ck_assert_msg(rc == 0, "%s: rc %d", k, rc);
@@ -129,8 +129,8 @@ expect_committed(struct store *s, enum store_db db, const char *k,
 /* Collects the keys a cursor of |prefix| visits, "," separated, into
  * |out|; returns how many. */
 static int
-list_keys(struct store_txn *t, enum store_db db, const char *prefix,
-          char *out, size_t cap)
+list_keys(struct store_txn *t, enum store_db db, const char *prefix, char *out,
+          size_t cap)
 {
     struct store_cursor *c = NULL;
     struct store_entry e;
@@ -262,12 +262,12 @@ format_case(const void *bytes, size_t len, bool del, int want)
 
 START_TEST(test_store_format_version_checked)
 {
-    format_case("\0\0\0\2", 4, false, ERR_CONFIG);    /* newer */
-    format_case("\0\0\1\0", 4, false, ERR_CONFIG);    /* much newer */
-    format_case("\0\0\0\0", 4, false, ERR_CONFIG);    /* older, unknown */
-    format_case("\0\0\1", 3, false, ERR_CORRUPT);     /* malformed */
-    format_case(NULL, 0, true, ERR_CONFIG);           /* missing */
-    format_case("\0\0\0\1", 4, false, 0);             /* ours */
+    format_case("\0\0\0\2", 4, false, ERR_CONFIG); /* newer */
+    format_case("\0\0\1\0", 4, false, ERR_CONFIG); /* much newer */
+    format_case("\0\0\0\0", 4, false, ERR_CONFIG); /* older, unknown */
+    format_case("\0\0\1", 3, false, ERR_CORRUPT);  /* malformed */
+    format_case(NULL, 0, true, ERR_CONFIG);        /* missing */
+    format_case("\0\0\0\1", 4, false, 0);          /* ours */
 }
 END_TEST
 
@@ -284,9 +284,8 @@ START_TEST(test_store_netfs_names)
     ck_assert_str_eq(store__fs_network_name(0x564c), "NCP");
     ck_assert_str_eq(store__fs_network_name(0x5346414f), "AFS");
     /* statfs's f_type is a signed long: CIFS may come sign-extended. */
-    ck_assert_str_eq(store__fs_network_name((unsigned long)(long)(int)
-                                                0xff534d42U),
-                     "CIFS");
+    ck_assert_str_eq(
+        store__fs_network_name((unsigned long)(long)(int)0xff534d42U), "CIFS");
     ck_assert_ptr_null(store__fs_network_name(0xef53));     /* ext4 */
     ck_assert_ptr_null(store__fs_network_name(0x58465342)); /* XFS */
     ck_assert_ptr_null(store__fs_network_name(0x9123683e)); /* Btrfs */
@@ -392,9 +391,9 @@ START_TEST(test_store_bad_arguments)
     /* A read txn has no children; a child must be a write txn. */
     ck_assert_int_eq(store_txn_begin(s, STORE_TXN_WRITE, r, &x), ERR_INVALID);
     ck_assert_ptr_null(x);
-    ck_assert_int_eq(store_cursor_open(r, STORE_DB_META, key,
-                                       STORE_KEY_MAX + 1, &cur),
-                     ERR_INVALID);
+    ck_assert_int_eq(
+        store_cursor_open(r, STORE_DB_META, key, STORE_KEY_MAX + 1, &cur),
+        ERR_INVALID);
     ck_assert_ptr_null(cur);
     ck_assert_int_eq(store_last(r, STORE_DB_META, NULL, 1, &e), ERR_INVALID);
     store_txn_abort(r);
@@ -413,13 +412,12 @@ START_TEST(test_store_bad_arguments)
     ck_assert_int_eq(store_txn_begin(s, STORE_TXN_READ, w, &x), ERR_INVALID);
     c = begin(s, STORE_TXN_WRITE, w);
     /* A parent with an open child cannot be used, nor get a second. */
-    ck_assert_int_eq(store_get(w, STORE_DB_PERSONS, key, STORE_KEY_MAX, &v,
-                               &len),
-                     ERR_INVALID);
+    ck_assert_int_eq(
+        store_get(w, STORE_DB_PERSONS, key, STORE_KEY_MAX, &v, &len),
+        ERR_INVALID);
     ck_assert_int_eq(store_txn_begin(s, STORE_TXN_WRITE, w, &x), ERR_INVALID);
-    ck_assert_int_eq(store_get(c, STORE_DB_PERSONS, key, STORE_KEY_MAX, &v,
-                               &len),
-                     0);
+    ck_assert_int_eq(
+        store_get(c, STORE_DB_PERSONS, key, STORE_KEY_MAX, &v, &len), 0);
     ck_assert_int_eq(store_txn_commit(c), 0);
     ck_assert_int_eq(store_txn_commit(w), 0);
     store_close(s);
@@ -440,8 +438,8 @@ put_keys(struct store *s, enum store_db db, const char *const *keys)
 
 START_TEST(test_store_cursor_order_and_prefix)
 {
-    static const char *const keys[] = {"b/2", "a", "b/10", "c", "b/1", "b",
-                                       "b0", "b/", "ba", NULL};
+    static const char *const keys[] = {"b/2", "a",  "b/10", "c",  "b/1",
+                                       "b",   "b0", "b/",   "ba", NULL};
     struct store *s = open_ok(0);
     struct store_txn *t;
     char out[256];
@@ -514,7 +512,7 @@ END_TEST
 START_TEST(test_store_cursor_del_prefix)
 {
     static const char *const keys[] = {"p/0", "p/1", "p/2", "p/3", "p/4",
-                                       "p", "q", "o/9", NULL};
+                                       "p",   "q",   "o/9", NULL};
     struct store *s = open_ok(0);
     struct store_txn *t;
     struct store_cursor *c;
@@ -598,8 +596,7 @@ START_TEST(test_store_last)
         ck_assert_int_eq(store_put(t, STORE_DB_AUDIT, key, 9, "", 0, 0), 0);
         if (i <= 5) {
             key[0] = 0xff;
-            ck_assert_int_eq(store_put(t, STORE_DB_AUDIT, key, 9, "", 0, 0),
-                             0);
+            ck_assert_int_eq(store_put(t, STORE_DB_AUDIT, key, 9, "", 0, 0), 0);
         }
     }
     key[0] = 'b';
@@ -908,13 +905,12 @@ START_TEST(test_store_map_full_then_recovers)
                      0);
     ck_assert_mem_eq(v, "\0\0\0\1", 4);
     snprintf(key, sizeof(key), "f%06d", n - 1);
-    ck_assert_int_eq(
-        store_get(t, STORE_DB_CHUNKS, key, strlen(key), &v, &len), 0);
+    ck_assert_int_eq(store_get(t, STORE_DB_CHUNKS, key, strlen(key), &v, &len),
+                     0);
     ck_assert_uint_eq(len, 1000);
     snprintf(key, sizeof(key), "f%06d", n);
-    ck_assert_int_eq(
-        store_get(t, STORE_DB_CHUNKS, key, strlen(key), &v, &len),
-        ERR_NOTFOUND);
+    ck_assert_int_eq(store_get(t, STORE_DB_CHUNKS, key, strlen(key), &v, &len),
+                     ERR_NOTFOUND);
     store_txn_abort(t);
 
     /* A put is refused, even a small one, and the refusal leaves the

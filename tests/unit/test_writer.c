@@ -83,9 +83,9 @@ struct fx {
     int done;         /* done callbacks run */
     int next;         /* the index the next done callback must carry */
     bool in_order;
-    bool closing;     /* writer_free has been called */
+    bool closing; /* writer_free has been called */
     int status[NOPS];
-    int n;            /* test-specific counter */
+    int n; /* test-specific counter */
     int phase;
 };
 
@@ -93,9 +93,9 @@ struct fx {
 struct item {
     struct fx *f;
     int i;
-    int ret;          /* what the op returns after writing */
-    bool hold;        /* wait on f->hold first */
-    size_t vlen;      /* bytes of value to write (0: the key itself) */
+    int ret;     /* what the op returns after writing */
+    bool hold;   /* wait on f->hold first */
+    size_t vlen; /* bytes of value to write (0: the key itself) */
 };
 
 static struct item items[NOPS];
@@ -168,11 +168,9 @@ op_put(struct store_txn *t, void *arg)
     }
     key_of(key, sizeof(key), it->i);
     if (it->vlen > 0)
-        rc = store_put(t, STORE_DB_DOCS, key, strlen(key), zeros, it->vlen,
-                       0);
+        rc = store_put(t, STORE_DB_DOCS, key, strlen(key), zeros, it->vlen, 0);
     else
-        rc = store_put(t, STORE_DB_DOCS, key, strlen(key), key, strlen(key),
-                       0);
+        rc = store_put(t, STORE_DB_DOCS, key, strlen(key), key, strlen(key), 0);
     return rc != 0 ? rc : it->ret;
 }
 
@@ -213,8 +211,8 @@ release(struct fx *f)
 static void
 submit(struct fx *f, int i, int ret, bool hold, size_t vlen)
 {
-    items[i] = (struct item){.f = f, .i = i, .ret = ret, .hold = hold,
-                             .vlen = vlen};
+    items[i] =
+        (struct item){.f = f, .i = i, .ret = ret, .hold = hold, .vlen = vlen};
     ck_assert_int_eq(writer_submit(f->w, op_put, on_done, &items[i]), 0);
 }
 
@@ -334,9 +332,8 @@ start_neighbours(struct fx *f)
     for (int i = 1; i < 10; i++) {
         if (i == 4) {
             items[i] = (struct item){.f = f, .i = i};
-            ck_assert_int_eq(writer_submit(f->w, op_put_exclusive, on_done,
-                                           &items[i]),
-                             0);
+            ck_assert_int_eq(
+                writer_submit(f->w, op_put_exclusive, on_done, &items[i]), 0);
         } else {
             submit(f, i, i == 5 ? ERR_INVALID : 0, false, 0);
         }
@@ -393,9 +390,9 @@ on_done_read(void *arg, int status)
     it->f->done++;
     if (it->i + 1 < 50) {
         items[it->i + 1] = (struct item){.f = it->f, .i = it->i + 1};
-        ck_assert_int_eq(writer_submit(it->f->w, op_put, on_done_read,
-                                       &items[it->i + 1]),
-                         0);
+        ck_assert_int_eq(
+            writer_submit(it->f->w, op_put, on_done_read, &items[it->i + 1]),
+            0);
     }
 }
 
@@ -404,8 +401,7 @@ start_visible(struct fx *f)
 {
     items[0] = (struct item){.f = f, .i = 0};
     ck_assert(!stored(f->s, 0));
-    ck_assert_int_eq(writer_submit(f->w, op_put, on_done_read, &items[0]),
-                     0);
+    ck_assert_int_eq(writer_submit(f->w, op_put, on_done_read, &items[0]), 0);
 }
 
 START_TEST(test_writer_visible_when_done)
@@ -468,8 +464,8 @@ op_fill(struct store_txn *t, void *arg)
 
     for (int i = 0; i < 20; i++) {
         snprintf(key, sizeof(key), "f%06d", f->n + i);
-        rc = store_put(t, STORE_DB_CHUNKS, key, strlen(key), big,
-                       sizeof(big), 0);
+        rc = store_put(t, STORE_DB_CHUNKS, key, strlen(key), big, sizeof(big),
+                       0);
         if (rc != 0)
             return rc;
     }
@@ -578,8 +574,8 @@ start_fault_full(struct fx *f)
 {
     store__fault_commit(f->s, ERR_FULL);
     items[0] = (struct item){.f = f, .i = 0};
-    ck_assert_int_eq(
-        writer_submit(f->w, op_put, on_done_then_retry, &items[0]), 0);
+    ck_assert_int_eq(writer_submit(f->w, op_put, on_done_then_retry, &items[0]),
+                     0);
 }
 
 START_TEST(test_writer_commit_full_not_fatal)
@@ -666,8 +662,8 @@ START_TEST(test_writer_free_drains_queue)
     ck_assert_int_eq(writer_submit(f.w, NULL, on_done, NULL), ERR_INVALID);
     for (int i = 0; i < 100; i++) {
         items[i] = (struct item){.f = &f, .i = i};
-        ck_assert_int_eq(
-            writer_submit(f.w, op_put, on_done_closing, &items[i]), 0);
+        ck_assert_int_eq(writer_submit(f.w, op_put, on_done_closing, &items[i]),
+                         0);
     }
     /* The loop never ran: writer_free runs and reports everything. */
     f.closing = true;
