@@ -139,8 +139,7 @@ fail:
 }
 
 int
-principal_from_cert(X509 *cert, const char *trust_domain,
-                    struct principal *out)
+principal_from_cert(X509 *cert, const char *trust_domain, struct principal *out)
 {
     GENERAL_NAMES *names = NULL;
     const ASN1_IA5STRING *uri = NULL;

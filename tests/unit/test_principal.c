@@ -83,8 +83,8 @@ static const struct {
      "spiffe://dossier.test/person/Jean"},
     {"spiffe://dossier.test/person/x", "Dossier.TEST", PRINCIPAL_PERSON, "x",
      "spiffe://dossier.test/person/x"},
-    {"spiffe://a-b_c.example/agency/1", "a-b_c.example", PRINCIPAL_AGENCY,
-     "1", "spiffe://a-b_c.example/agency/1"},
+    {"spiffe://a-b_c.example/agency/1", "a-b_c.example", PRINCIPAL_AGENCY, "1",
+     "spiffe://a-b_c.example/agency/1"},
 };
 
 START_TEST(test_principal_parse_valid)
@@ -299,9 +299,9 @@ cert_add_sans(X509 *x, const struct san *sans, size_t n)
         GENERAL_NAME_set0_value(gn, sans[i].type, ia5);
         ck_assert_int_gt(sk_GENERAL_NAME_push(gens, gn), 0);
     }
-    ck_assert_int_eq(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0,
-                                       X509V3_ADD_APPEND),
-                     1);
+    ck_assert_int_eq(
+        X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_APPEND),
+        1);
     GENERAL_NAMES_free(gens);
 }
 
@@ -412,7 +412,11 @@ static const struct {
      ERR_INVALID,
      PRINCIPAL_NONE,
      ""},
-    {"an empty URI SAN", {{GEN_URI, "", 0}}, 1, ERR_INVALID, PRINCIPAL_NONE,
+    {"an empty URI SAN",
+     {{GEN_URI, "", 0}},
+     1,
+     ERR_INVALID,
+     PRINCIPAL_NONE,
      ""},
 };
 

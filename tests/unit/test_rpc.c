@@ -158,8 +158,8 @@ START_TEST(test_rpc_split_every_pair)
 
             rpc_reader_init(&r, 64);
             ck_assert_int_eq(rpc_reader_feed(&r, data, a, rec_cb, &rec), 0);
-            ck_assert_int_eq(
-                rpc_reader_feed(&r, data + a, b - a, rec_cb, &rec), 0);
+            ck_assert_int_eq(rpc_reader_feed(&r, data + a, b - a, rec_cb, &rec),
+                             0);
             ck_assert_int_eq(
                 rpc_reader_feed(&r, data + b, total - b, rec_cb, &rec), 0);
             ck_assert_uint_eq(rec.n, 3);
@@ -233,9 +233,8 @@ START_TEST(test_rpc_zero_length)
                      0);
     ck_assert_uint_eq(rec.n, 1);
     ck_assert(!rpc_reader_idle(&r));
-    ck_assert_int_eq(rpc_reader_feed(&r, data + 2 * RPC_PREFIX_LEN - 1, 1,
-                                     rec_cb, &rec),
-                     0);
+    ck_assert_int_eq(
+        rpc_reader_feed(&r, data + 2 * RPC_PREFIX_LEN - 1, 1, rec_cb, &rec), 0);
     ck_assert_uint_eq(rec.n, 2);
     ck_assert_uint_eq(rec.len[1], 0);
     ck_assert_uint_eq(r.messages, 2);
@@ -581,9 +580,9 @@ static const struct {
     {"%41", "%2541"},
     {"tab\there\nnew\rline", "tab%09here%0Anew%0Dline"},
     {"\x01\x1f\x7f", "%01%1F%7F"},
-    {"\xe2\x82\xac 5", "%E2%82%AC 5"},                     /* euro sign */
-    {"\xf0\x9f\x94\x92", "%F0%9F%94%92"},                  /* 4-byte UTF-8 */
-    {"\xff\xfe bad UTF-8 \xc3", "%FF%FE bad UTF-8 %C3"},   /* kept bytewise */
+    {"\xe2\x82\xac 5", "%E2%82%AC 5"},                   /* euro sign */
+    {"\xf0\x9f\x94\x92", "%F0%9F%94%92"},                /* 4-byte UTF-8 */
+    {"\xff\xfe bad UTF-8 \xc3", "%FF%FE bad UTF-8 %C3"}, /* kept bytewise */
 };
 
 START_TEST(test_rpc_pct_round_trip)
@@ -772,12 +771,12 @@ static const struct {
     const char *s;
     size_t len; /* 0: strlen */
 } timeout_bad[] = {
-    {"", 0},           {"S", 0},         {"1", 0},          {"12", 0},
+    {"", 0},           {"S", 0},          {"1", 0},         {"12", 0},
     {"123456789S", 0}, {"000000000S", 0}, {"-1S", 0},       {"+1S", 0},
-    {" 1S", 0},        {"1S ", 0},       {"1 S", 0},        {"1s", 0},
-    {"1h", 0},         {"1x", 0},        {"1SS", 0},        {"1.5S", 0},
-    {"0x1S", 0},       {"1e3m", 0},      {"\xd9\xa1S", 0},  {"1\0S", 3},
-    {"1S\0", 3},       {"30S", 2},       {"1:S", 0},        {"/1S", 0},
+    {" 1S", 0},        {"1S ", 0},        {"1 S", 0},       {"1s", 0},
+    {"1h", 0},         {"1x", 0},         {"1SS", 0},       {"1.5S", 0},
+    {"0x1S", 0},       {"1e3m", 0},       {"\xd9\xa1S", 0}, {"1\0S", 3},
+    {"1S\0", 3},       {"30S", 2},        {"1:S", 0},       {"/1S", 0},
 };
 
 START_TEST(test_rpc_timeout_invalid)
