@@ -59,7 +59,8 @@ COMMON_SRC := daemon/buf.c daemon/err.c daemon/log.c daemon/rpc.c \
 	daemon/nir.c
 DAEMON_SRC := $(filter-out $(COMMON_SRC),$(wildcard daemon/*.c))
 ADMIN_SRC  := client/dossier_admin.c client/devpki.c
-UNIT_SRC   := $(wildcard tests/unit/test_*.c) tests/check_main.c \
+UNIT_SRC   := $(wildcard tests/unit/test_*.c) tests/unit/testutil.c \
+	tests/check_main.c \
 	tests/check_integration.c
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o) $(PB_C:$(GEN)/%.c=$(OBJ)/gen/%.o)

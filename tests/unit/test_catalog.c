@@ -15,6 +15,7 @@
 #include "catalog.h"
 #include "err.h"
 #include "suites.h"
+#include "testutil.h"
 
 static char dir[128];
 static char file[192];
@@ -27,40 +28,29 @@ static char file[192];
  */
 static char base[64];
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void
 base_setup(void)
 {
-    strcpy(base, "/tmp/dossier-catalog-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(base));
+    testutil_mkdtemp(base, sizeof(base), NULL, "dossier-catalog");
 }
 
 static void
 base_teardown(void)
 {
-    nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testutil_rmtree(base);
 }
 
 static void
 dir_setup(void)
 {
-    snprintf(dir, sizeof(dir), "%s/t-XXXXXX", base);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    testutil_mkdtemp(dir, sizeof(dir), base, "t");
     snprintf(file, sizeof(file), "%s/pieces.tsv", dir);
 }
 
 static void
 dir_teardown(void)
 {
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testutil_rmtree(dir);
 }
 
 static void

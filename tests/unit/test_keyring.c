@@ -22,6 +22,7 @@
 #include "err.h"
 #include "keyring.h"
 #include "suites.h"
+#include "testutil.h"
 
 /* A known key, 00 01 .. 1f, as a key file holds it. */
 static const char key_hex[] =
@@ -39,39 +40,28 @@ static char dir[128];
  */
 static char base[64];
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void
 base_setup(void)
 {
-    strcpy(base, "/tmp/dossier-keyring-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(base));
+    testutil_mkdtemp(base, sizeof(base), NULL, "dossier-keyring");
 }
 
 static void
 base_teardown(void)
 {
-    nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testutil_rmtree(base);
 }
 
 static void
 dir_setup(void)
 {
-    snprintf(dir, sizeof(dir), "%s/t-XXXXXX", base);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    testutil_mkdtemp(dir, sizeof(dir), base, "t");
 }
 
 static void
 dir_teardown(void)
 {
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testutil_rmtree(dir);
 }
 
 static const char *

@@ -21,46 +21,36 @@
 #include "err.h"
 #include "store.h"
 #include "suites.h"
+#include "testutil.h"
 #include "writer.h"
 
 static char base[64];
 static char dir[128];
 static char data[160];
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void
 base_setup(void)
 {
-    strcpy(base, "/tmp/dossier-writer-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(base));
+    testutil_mkdtemp(base, sizeof(base), NULL, "dossier-writer");
 }
 
 static void
 base_teardown(void)
 {
-    nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testutil_rmtree(base);
 }
 
 static void
 dir_setup(void)
 {
-    snprintf(dir, sizeof(dir), "%s/t-XXXXXX", base);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    testutil_mkdtemp(dir, sizeof(dir), base, "t");
     snprintf(data, sizeof(data), "%s/data", dir);
 }
 
 static void
 dir_teardown(void)
 {
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testutil_rmtree(dir);
 }
 
 /* --- the harness ------------------------------------------------------- */

@@ -1,0 +1,21 @@
+/*
+ * testutil.h -- what several unit suites need: temporary directories that
+ * are removed even when a test fails.
+ */
+#ifndef DOSSIER_TESTUTIL_H
+#define DOSSIER_TESTUTIL_H
+
+#include <stddef.h>
+
+/*
+ * Makes a fresh directory "<parent>/<stem>-XXXXXX" (parent NULL: /tmp)
+ * and writes its path into |out| (|size| bytes).  Fails the running test
+ * if it cannot.
+ */
+void testutil_mkdtemp(char *out, size_t size, const char *parent,
+                      const char *stem);
+
+/* Removes |path| and everything below it; silent if it is gone. */
+void testutil_rmtree(const char *path);
+
+#endif
