@@ -23,6 +23,7 @@ DEB_BUILD := build-essential pkg-config libuv1-dev liblmdb-dev \
 	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev \
 	libssl-dev libnghttp2-dev check openssl xxd
 DEB_TEST  := python3 python3-grpcio python3-protobuf python3-cryptography \
+	python3-lmdb \
 	nghttp2-client \
 	nghttp2-server valgrind
 
@@ -145,8 +146,8 @@ $(ASAN)/dossierd: $(DAEMON_SRC) $(COMMON_SRC) daemon/*.h $(GEN)/.stamp \
 
 # --- keys, run, tests ------------------------------------------------------
 
-keys: $(KEYS_DIR)/ca.crt $(KEYS_DIR)/master-1.key
-$(KEYS_DIR)/ca.crt $(KEYS_DIR)/master-1.key: | $(BIN)/dossier-admin
+keys: $(KEYS_DIR)/ca.crt $(KEYS_DIR)/master-1.key $(KEYS_DIR)/audit.key
+$(KEYS_DIR)/ca.crt $(KEYS_DIR)/master-1.key $(KEYS_DIR)/audit.key: | $(BIN)/dossier-admin
 	$(BIN)/dossier-admin init-dev --dir $(KEYS_DIR)
 
 run: all keys

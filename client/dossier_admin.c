@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "devpki.h"
@@ -68,9 +69,12 @@ static const char usage_text[] =
     "      et un certificat client par principal de démonstration dans DIR ;\n"
     "      ne fait rien si DIR/ca.crt existe.\n"
     "\n"
-    "      It also makes the data keys master-1.key and pepper.key when\n"
-    "      missing. / Crée aussi les clés de données master-1.key et\n"
-    "      pepper.key si elles manquent.\n"
+    "      It also makes the data keys master-1.key and pepper.key, and the\n"
+    "      audit signing key audit.key (Ed25519) with its public half\n"
+    "      audit.pub for auditors, when missing. / Crée aussi les clés de\n"
+    "      données master-1.key et pepper.key, et la clé de signature du\n"
+    "      journal d'audit audit.key (Ed25519) avec sa moitié publique\n"
+    "      audit.pub pour les auditeurs, si elles manquent.\n"
     "\n"
     "  keygen-master --dir DIR\n"
     "      Make the next master key (master-N.key); SIGHUP makes dossierd\n"
@@ -547,10 +551,75 @@ init_dev_check_absent(const char *dir)
 }
 
 /*
+ * Makes DIR/audit.key, the Ed25519 key that signs the audit log's
+ * checkpoints (PKCS#8 PEM, mode 0600, written atomically and never over an
+ * existing file), if missing, and DIR/audit.pub, its public key in PEM for
+ * the auditors who verify checkpoints, if missing (from the existing key
+ * when there is one).  A key that is there is never replaced: checkpoints
+ * already handed out are signed with it.
+ */
+static int
+audit_keys_make(const char *dir)
+{
+    char key_path[PATH_MAX], pub_path[PATH_MAX];
+    EVP_PKEY *key = NULL;
+    BIO *mem = NULL;
+    char *pem;
+    int rc, have_key, have_pub;
+
+    if ((rc = path_fmt(key_path, "%s/audit.key", dir)) != 0 ||
+        (rc = path_fmt(pub_path, "%s/audit.pub", dir)) != 0)
+        return rc;
+    if ((have_key = path_exists(key_path)) < 0)
+        return have_key;
+    if ((have_pub = path_exists(pub_path)) < 0)
+        return have_pub;
+    if (have_key && have_pub)
+        return 0;
+    if (have_key) {
+        if ((rc = devpki_key_load(key_path, &key)) != 0) {
+            complain_file(key_path, rc, false);
+            return rc;
+        }
+    } else {
+        if ((key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) == NULL) {
+            complain("cannot make the audit key%1$s / impossible de créer "
+                     "la clé d'audit",
+                     ssl_reason());
+            return ERR_KEY;
+        }
+        if ((rc = devpki_key_save(key_path, key)) != 0) {
+            complain_file(key_path, rc, true);
+            goto fail;
+        }
+        printf("  %s\n", key_path);
+    }
+    /* The public key as NUL-terminated PEM text. */
+    rc = ERR_KEY;
+    if ((mem = BIO_new(BIO_s_mem())) == NULL ||
+        PEM_write_bio_PUBKEY(mem, key) != 1 || BIO_write(mem, "", 1) != 1 ||
+        BIO_get_mem_data(mem, &pem) <= 0) {
+        complain("cannot write the audit public key%1$s / impossible "
+                 "d'écrire la clé publique d'audit",
+                 ssl_reason());
+        goto fail;
+    }
+    if ((rc = devpki_text_save(pub_path, pem)) != 0) {
+        complain_file(pub_path, rc, true);
+        goto fail;
+    }
+    printf("  %s\n", pub_path);
+fail:
+    BIO_free(mem);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+/*
  * Makes the data keys of DIR that are missing: master-1.key (wraps every
- * person's data key) and pepper.key (keys the NIR look-up hash).  Existing
- * keys are never touched: replacing one would make the dossiers that
- * depend on it unreadable.
+ * person's data key), pepper.key (keys the NIR look-up hash), and the
+ * audit signing key (audit_keys_make).  Existing keys are never touched:
+ * replacing one would make the dossiers that depend on it unreadable.
  */
 static int
 data_keys_make(const char *dir)
@@ -571,7 +640,7 @@ data_keys_make(const char *dir)
         }
         printf("  %s\n", path);
     }
-    return 0;
+    return audit_keys_make(dir);
 }
 
 /* keygen-master: the next master key, for an online rotation. */

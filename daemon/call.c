@@ -77,6 +77,13 @@ struct call {
     uv_timer_t deadline;
     bool timer_init;
 
+    /* Audit (see enum call_audit_mode). */
+    char *audit[CALL_AUDIT_NFIELDS];
+    bool audited;     /* the handler recorded the access */
+    bool hold;        /* answers wait for a durable audit entry */
+    bool finishing;   /* call_finish waits for its audit entry */
+    char *finish_msg; /* plain message kept while finishing */
+
     void *data;
     call_data_free_fn *data_free;
 };
@@ -180,6 +187,9 @@ call_free(struct call *c)
     }
     rpc_reader_close(&c->reader);
     buf_wipe(&c->out);
+    for (int i = 0; i < CALL_AUDIT_NFIELDS; i++)
+        free(c->audit[i]);
+    free(c->finish_msg);
     if (c->timer_init) {
         /* The timer handle lives inside the call: free after it closes. */
         c->deadline.data = c;
@@ -192,7 +202,20 @@ call_free(struct call *c)
 bool
 call_is_done(const struct call *c)
 {
-    return c->finished || c->closed;
+    return c->finished || c->finishing || c->closed;
+}
+
+void
+call_audit_set(struct call *c, enum call_audit_field f, const char *v)
+{
+    free(c->audit[f]);
+    c->audit[f] = v != NULL && v[0] != '\0' ? strdup(v) : NULL;
+}
+
+const char *
+call_audit_get(const struct call *c, enum call_audit_field f)
+{
+    return c->audit[f] != NULL ? c->audit[f] : "";
 }
 
 size_t
@@ -311,6 +334,29 @@ call_kick(struct call *c)
     conn_wake(h2__conn(c->h2));
 }
 
+/* Lets queued answers go, unless they wait for the audit log. */
+static int
+call_release(struct call *c)
+{
+    int rc;
+
+    if (c->hold || buf_size(&c->out) == 0)
+        return 0;
+    if (!c->headers_sent && (rc = call_submit_headers(c)) != 0)
+        return rc;
+    call_kick(c);
+    return 0;
+}
+
+void
+call_audit_recorded(struct call *c)
+{
+    c->audited = true;
+    c->hold = false;
+    if (!call_is_done(c))
+        call_release(c);
+}
+
 int
 call_send(struct call *c, const uint8_t *msg, size_t len)
 {
@@ -326,10 +372,7 @@ call_send(struct call *c, const uint8_t *msg, size_t len)
     rpc_prefix_encode(prefix, (uint32_t)len);
     buf_append(&c->out, prefix, sizeof(prefix));
     buf_append(&c->out, msg, len);
-    if (!c->headers_sent && (rc = call_submit_headers(c)) != 0)
-        return rc;
-    call_kick(c);
-    return 0;
+    return call_release(c);
 }
 
 int
@@ -338,7 +381,6 @@ call_send_msg(struct call *c, const ProtobufCMessage *msg)
     size_t len = protobuf_c_message_get_packed_size(msg);
     uint8_t prefix[RPC_PREFIX_LEN];
     uint8_t *p;
-    int rc;
 
     if (call_is_done(c))
         return -ECANCELED;
@@ -350,10 +392,7 @@ call_send_msg(struct call *c, const ProtobufCMessage *msg)
     memcpy(p, prefix, RPC_PREFIX_LEN);
     protobuf_c_message_pack(msg, p + RPC_PREFIX_LEN);
     buf_commit(&c->out, RPC_PREFIX_LEN + len);
-    if (!c->headers_sent && (rc = call_submit_headers(c)) != 0)
-        return rc;
-    call_kick(c);
-    return 0;
+    return call_release(c);
 }
 
 /* The handler learns, once, that its call ended without it. */
@@ -377,21 +416,23 @@ call_stop_timer(struct call *c)
         uv_timer_stop(&c->deadline);
 }
 
-static int
-call_vfinish(struct call *c, int status, const char *fmt, va_list ap)
+/* Sends the status: queued messages first, then trailers (or one
+ * Trailers-Only HEADERS frame when nothing was sent). */
+static void
+call_finish_now(struct call *c, int status, const char *msg)
 {
-    char msg[CALL_STATUS_MSG_MAX / 3];
-
-    if (call_is_done(c))
-        return -ECANCELED;
     c->finished = true;
+    c->hold = false;
     c->status = status;
     c->status_msg[0] = '\0';
-    if (fmt != NULL) {
-        vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (msg != NULL && msg[0] != '\0')
         rpc_pct_encode(msg, c->status_msg, sizeof(c->status_msg));
-    }
     call_stop_timer(c);
+    if (c->closed)
+        return;
+    if (!c->headers_sent && buf_size(&c->out) > 0 &&
+        call_submit_headers(c) != 0)
+        buf_reset(&c->out);
     if (!c->headers_sent) {
         /* Trailers-Only: one HEADERS frame with END_STREAM. */
         char code[12];
@@ -415,9 +456,100 @@ call_vfinish(struct call *c, int status, const char *fmt, va_list ap)
             nghttp2_submit_rst_stream(h2__session(c->h2), NGHTTP2_FLAG_NONE,
                                       c->stream_id, NGHTTP2_INTERNAL_ERROR);
         conn_wake(h2__conn(c->h2));
-        return 0;
+        return;
     }
     call_kick(c);
+}
+
+/* The audit entry of a finishing call is durable (rc 0) or failed. */
+static void
+call_audit_finished(struct call *c, int rc)
+{
+    int status = c->status;
+
+    c->finishing = false;
+    if (rc != 0 && !c->audited) {
+        /* Fail closed: nothing of an answer whose trace failed leaves.  An
+         * error answer carries nothing, so it keeps its own status (a put
+         * into a full store stays RESOURCE_EXHAUSTED). */
+        log_warnx("audit entry not durable, answer withheld path=%s: %s",
+                  c->path, err_str(rc));
+        buf_reset(&c->out);
+        if (status == RPC_OK) {
+            free(c->finish_msg);
+            c->finish_msg = strdup(
+                rc == ERR_FULL ? "the store is full: the access could not be "
+                                 "recorded in the audit log; nothing was sent"
+                               : "the access could not be recorded in the "
+                                 "audit log; nothing was sent, retry later");
+            status = rc == ERR_FULL ? RPC_RESOURCE_EXHAUSTED : RPC_UNAVAILABLE;
+        }
+    }
+    call_finish_now(c, status, c->finish_msg);
+    call_unref(c);
+}
+
+/* True when finishing |c| with |status| needs an audit entry first. */
+static bool
+call_needs_entry(const struct call *c, int status)
+{
+    if (c->method == NULL || c->method->audit == CALL_AUDIT_NONE)
+        return false;
+    /* The handler's own entry already says granted or denied. */
+    if (c->method->audit == CALL_AUDIT_HANDLER && c->audited &&
+        (status == RPC_OK || status == RPC_PERMISSION_DENIED))
+        return false;
+    return true;
+}
+
+/* Cuts a UTF-8 sequence that truncation left incomplete at the end of
+ * |s|: messages go to the audit log and to clients as UTF-8 text. */
+static void
+call_utf8_trim(char *s)
+{
+    size_t len = strlen(s), i = len, cont = 0;
+    unsigned char lead;
+    size_t need;
+
+    while (i > 0 && cont < 4 && ((unsigned char)s[i - 1] & 0xc0) == 0x80) {
+        i--;
+        cont++;
+    }
+    if (i == 0)
+        return;
+    lead = (unsigned char)s[i - 1];
+    if (lead < 0x80)
+        return;
+    need = lead >= 0xf0 ? 3 : lead >= 0xe0 ? 2 : lead >= 0xc0 ? 1 : 0;
+    if (cont < need)
+        s[i - 1] = '\0';
+}
+
+static int
+call_vfinish(struct call *c, int status, const char *fmt, va_list ap)
+{
+    char msg[CALL_STATUS_MSG_MAX / 3];
+    server_audit_fn *hook;
+    void *arg;
+
+    if (call_is_done(c))
+        return -ECANCELED;
+    msg[0] = '\0';
+    if (fmt != NULL && vsnprintf(msg, sizeof(msg), fmt, ap) >= (int)sizeof(msg))
+        call_utf8_trim(msg);
+    hook = server_audit(c->server, &arg);
+    if (hook == NULL || !call_needs_entry(c, status)) {
+        call_finish_now(c, status, msg);
+        return 0;
+    }
+    c->finishing = true;
+    c->status = status;
+    free(c->finish_msg);
+    c->finish_msg = strdup(msg);
+    call_stop_timer(c);
+    call_ref(c);
+    if (hook(arg, c, status, msg, call_audit_finished) != 0)
+        call_audit_finished(c, -EIO);
     return 0;
 }
 
@@ -573,6 +705,11 @@ call__start(struct call *c)
     if (c->bad_timeout) {
         call_finish(c, RPC_INTERNAL, "malformed grpc-timeout header");
         return;
+    }
+    {
+        void *arg;
+        c->hold = server_audit(s, &arg) != NULL &&
+                  c->method->audit != CALL_AUDIT_NONE;
     }
     if (c->has_timeout) {
         uv_timer_init(server_loop(s), &c->deadline);

@@ -57,9 +57,39 @@ typedef void call_cancel_fn(struct call *c);
 /* Called once when the call is freed, to release call_data(). */
 typedef void call_data_free_fn(void *data);
 
+/*
+ * How a call reaches the audit log (audit.h).  Every call of a dossier
+ * service is recorded; what varies is when:
+ *  CALL_AUDIT_FINISH   one entry when the handler finishes, with the
+ *                      outcome taken from the status; nothing of the answer
+ *                      (not even headers) leaves before that entry is
+ *                      durable, and if it cannot be made durable the caller
+ *                      gets UNAVAILABLE instead of the answer.  The default.
+ *  CALL_AUDIT_HANDLER  the handler records the access itself before it
+ *                      sends anything (a document read: the consent check
+ *                      and the entry in one transaction) and then calls
+ *                      call_audit_recorded(); a failure at the end adds an
+ *                      entry with the error.
+ *  CALL_AUDIT_NONE     no entry: health, reflection and diagnostics, which
+ *                      touch no dossier.
+ */
+enum call_audit_mode { CALL_AUDIT_FINISH = 0, CALL_AUDIT_HANDLER, CALL_AUDIT_NONE };
+
+/* What a handler tells the log about its call, as it learns it. */
+enum call_audit_field {
+    CALL_AUDIT_DOSSIER,      /* pseudonymous dossier id */
+    CALL_AUDIT_OBJECT,       /* document, consent, mandate id */
+    CALL_AUDIT_BASIS,        /* consent or mandate id relied on */
+    CALL_AUDIT_PURPOSE,      /* purpose (finalité) code */
+    CALL_AUDIT_CASE,         /* the agency's case reference */
+    CALL_AUDIT_ON_BEHALF_OF, /* mandate chain "delegate>dossier" */
+    CALL_AUDIT_NFIELDS
+};
+
 struct method {
     const char *path; /* "/dossier.v1.Documents/Get" */
     enum call_kind kind;
+    enum call_audit_mode audit;
     call_msg_fn *on_message;         /* required */
     call_half_close_fn *on_half_close; /* optional */
     call_writable_fn *on_writable;   /* optional */
@@ -79,6 +109,16 @@ const struct method *call_method(const struct call *c);
 
 /* The server the call belongs to (for its configuration and services). */
 struct server *call_server(const struct call *c);
+
+/* Notes |value| (copied; NULL or "" clears) for the call's audit entry.
+ * Never personal data: ids, codes and references only. */
+void call_audit_set(struct call *c, enum call_audit_field f, const char *v);
+
+/* The value noted for |f|, or "" (valid until the next call_audit_set). */
+const char *call_audit_get(const struct call *c, enum call_audit_field f);
+
+/* CALL_AUDIT_HANDLER: the access is durably recorded; answers may flow. */
+void call_audit_recorded(struct call *c);
 
 /* Per-call handler state; |free_fn| (may be NULL) runs when the call is
  * freed.  Setting it again frees the previous data first. */

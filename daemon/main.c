@@ -14,6 +14,7 @@
 
 #include <uv.h>
 
+#include "audit.h"
 #include "catalog.h"
 #include "err.h"
 #include "keyring.h"
@@ -22,8 +23,10 @@
 #include "server.h"
 #include "store.h"
 #include "svc.h"
+#include "svc_audit.h"
 #include "svc_diag.h"
 #include "svc_documents.h"
+#include "svc_grants.h"
 #include "svc_health.h"
 #include "svc_persons.h"
 #include "svc_reflection.h"
@@ -47,12 +50,17 @@ struct daemon_opts {
 struct daemon {
     struct daemon_opts opts;
     struct keyring *keyring;
+    /* Keyrings replaced by a reload: kept until the end, since a rotation
+     * step or a queued operation may still read them. */
+    struct keyring *retired[16];
+    size_t nretired;
     struct store *data;
     struct store *keystore;
     struct catalog *catalog;
     struct writer *writer;
     struct vault *vault;
     struct rotate *rotate;
+    struct audit *audit;
 };
 
 static void
@@ -302,14 +310,19 @@ daemon_reload_keys(struct server *s, void *arg)
     struct daemon *d = arg;
     struct keyring *kr;
 
+    if (d->nretired == sizeof(d->retired) / sizeof(d->retired[0])) {
+        log_warnx("key reload refused: too many reloads since the start; "
+                  "restart dossierd");
+        return;
+    }
     if (keyring_load(d->opts.keys_dir, &kr) != 0) {
         log_warnx("key reload failed, keeping the current keys");
         return;
     }
     vault_set_keyring(d->vault, kr);
-    keyring_free(d->keyring);
+    d->retired[d->nretired++] = d->keyring;
     d->keyring = kr;
-    rotate_start(d->rotate);
+    rotate_start(d->rotate, kr);
 }
 
 /* Opens the stores and the vault.  Returns 0 or an error, logged. */
@@ -330,15 +343,24 @@ daemon_open_data(struct daemon *d, const char *data_dir, uv_loop_t *loop)
 {
     int rc;
 
+    char key_file[4200], checkpoint_file[4200];
+
+    snprintf(key_file, sizeof(key_file), "%s/" AUDIT_KEY_FILE,
+             d->opts.keys_dir);
+    snprintf(checkpoint_file, sizeof(checkpoint_file),
+             "%s/" AUDIT_CHECKPOINT_FILE, d->opts.keys_dir);
     if ((rc = store_open(data_dir, d->opts.map_size, &d->data)) != 0 ||
         (rc = writer_new(d->data, loop, &d->writer)) != 0 ||
+        /* Fail closed: without a usable log and key, no start. */
+        (rc = audit_open(d->data, d->writer, key_file, checkpoint_file,
+                         &d->audit)) != 0 ||
         (rc = vault_open(d->data, d->keystore, d->writer, d->keyring,
                          d->catalog, d->opts.max_document, &d->vault)) != 0)
         return rc;
-    if ((d->rotate = rotate_new(loop, d->vault)) == NULL)
+    if ((d->rotate = rotate_new(d->writer, d->vault)) == NULL)
         return -ENOMEM;
     /* A rotation interrupted by a stop resumes here. */
-    rotate_start(d->rotate);
+    rotate_start(d->rotate, d->keyring);
     return 0;
 }
 
@@ -349,11 +371,14 @@ daemon_close(struct daemon *d, uv_loop_t *loop)
     if (d->writer != NULL)
         writer_free(d->writer); /* lets queued writes commit */
     uv_run(loop, UV_RUN_NOWAIT);
+    audit_close(d->audit);
     vault_close(d->vault);
     store_close(d->data);
     store_close(d->keystore);
     catalog_free(d->catalog);
     keyring_free(d->keyring);
+    for (size_t i = 0; i < d->nretired; i++)
+        keyring_free(d->retired[i]);
 }
 
 int
@@ -391,12 +416,15 @@ main(int argc, char **argv)
     }
     ctx.vault = d.vault;
     ctx.catalog = d.catalog;
+    ctx.audit = d.audit;
     ctx.max_document = d.opts.max_document;
     if ((rc = svc_health_register(s)) != 0 ||
         (rc = svc_reflection_register(s)) != 0 ||
         (rc = svc_diag_register(s)) != 0 ||
         (rc = svc_persons_register(s, &ctx)) != 0 ||
         (rc = svc_documents_register(s, &ctx)) != 0 ||
+        (rc = svc_audit_register(s, d.audit, d.data, d.vault)) != 0 ||
+        (rc = svc_grants_register(s, &ctx, d.opts.keys_dir)) != 0 ||
         (rc = server_on_reload(s, daemon_reload_keys, &d)) != 0) {
         log_warnx("cannot register services: %s", err_str(rc));
         server_free(s);

@@ -1,9 +1,11 @@
 /*
  * rotate.c -- the master-key rotation driver (see rotate.h).
  *
- * Each step re-wraps a bounded batch in one transaction of the key store
- * (vault_rewrap_step) and yields to the loop, so requests keep flowing
- * while a large store is rotated.
+ * Each step re-wraps a bounded batch of DEKs in one transaction of the key
+ * store.  Steps run as writer operations: the writer runs operations in
+ * order, so an enrolment whose DEK was wrapped under the old key just
+ * before the reload is stored before the next step scans, and rotation
+ * never reports "complete" while such a DEK is still on its way.
  */
 #include <stdlib.h>
 
@@ -11,69 +13,102 @@
 #include "log.h"
 #include "rotate.h"
 #include "vault.h"
+#include "writer.h"
 
 #define ROTATE_BATCH 256
 
 struct rotate {
-    uv_timer_t timer;
+    struct writer *writer;
     struct vault *vault;
+    const struct keyring *keyring; /* the one to rotate to */
     bool running;
+    bool again;       /* a reload came during the run */
+    bool closing;
+    bool step_queued;
     size_t rewrapped; /* in this run */
+    /* Results of the step, written on the writer thread and read in its
+     * done callback on the loop (the writer orders the two). */
+    size_t done, left;
 };
 
-static void
-rotate_step(uv_timer_t *t)
-{
-    struct rotate *r = t->data;
-    size_t done = 0, left = 0;
-    int rc;
+static void rotate_submit(struct rotate *r);
 
-    if ((rc = vault_rewrap_step(r->vault, ROTATE_BATCH, &done, &left)) != 0) {
+static int
+rotate_step_run(struct store_txn *txn, void *arg)
+{
+    struct rotate *r = arg;
+
+    return vault_rewrap_step(r->vault, r->keyring, ROTATE_BATCH, &r->done,
+                             &r->left);
+}
+
+static void
+rotate_step_done(void *arg, int status)
+{
+    struct rotate *r = arg;
+
+    r->step_queued = false;
+    if (r->closing) {
+        free(r);
+        return;
+    }
+    if (status != 0) {
         log_warnx("master key rotation stopped: %s (it resumes at the next "
                   "start or SIGHUP)",
-                  err_str(rc));
+                  err_str(status));
         r->running = false;
         return;
     }
-    r->rewrapped += done;
-    if (left == 0) {
-        r->running = false;
-        if (r->rewrapped > 0)
-            log_info("master key rotation complete count=%zu: older master "
-                     "key files are no longer used",
-                     r->rewrapped);
+    r->rewrapped += r->done;
+    if (r->left > 0 || r->again) {
+        r->again = false;
+        rotate_submit(r);
         return;
     }
-    uv_timer_start(&r->timer, rotate_step, 0, 0);
+    r->running = false;
+    if (r->rewrapped > 0)
+        log_info("master key rotation complete count=%zu: older master key "
+                 "files are no longer used",
+                 r->rewrapped);
+}
+
+static void
+rotate_submit(struct rotate *r)
+{
+    int rc;
+
+    r->step_queued = true;
+    if ((rc = writer_submit(r->writer, rotate_step_run, rotate_step_done,
+                            r)) != 0) {
+        r->step_queued = false;
+        r->running = false;
+        log_warnx("master key rotation not started: %s", err_str(rc));
+    }
 }
 
 struct rotate *
-rotate_new(uv_loop_t *loop, struct vault *v)
+rotate_new(struct writer *w, struct vault *v)
 {
     struct rotate *r = calloc(1, sizeof(*r));
 
     if (r == NULL)
         return NULL;
-    uv_timer_init(loop, &r->timer);
-    r->timer.data = r;
+    r->writer = w;
     r->vault = v;
     return r;
 }
 
 void
-rotate_start(struct rotate *r)
+rotate_start(struct rotate *r, const struct keyring *kr)
 {
-    if (r->running)
+    r->keyring = kr;
+    if (r->running) {
+        r->again = true;
         return;
+    }
     r->running = true;
     r->rewrapped = 0;
-    uv_timer_start(&r->timer, rotate_step, 0, 0);
-}
-
-static void
-rotate_closed(uv_handle_t *h)
-{
-    free(h->data);
+    rotate_submit(r);
 }
 
 void
@@ -81,5 +116,9 @@ rotate_free(struct rotate *r)
 {
     if (r == NULL)
         return;
-    uv_close((uv_handle_t *)&r->timer, rotate_closed);
+    /* A step in flight owns |r| until its done callback. */
+    if (r->step_queued)
+        r->closing = true;
+    else
+        free(r);
 }

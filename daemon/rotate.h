@@ -1,6 +1,6 @@
 /*
  * rotate.h -- online master-key rotation: re-wraps every person's data key
- * under the current master key, a batch at a time, on the loop.
+ * under the current master key, a batch at a time, on the writer thread.
  *
  * Documents are never re-encrypted: only the small wrapped DEKs in the
  * key store change, each batch in one durable transaction, so a crash at
@@ -11,21 +11,23 @@
 #ifndef DOSSIER_ROTATE_H
 #define DOSSIER_ROTATE_H
 
-#include <uv.h>
-
+struct keyring;
 struct rotate;
 struct vault;
+struct writer;
 
-/* Creates the driver on |loop| for |v|.  NULL on -ENOMEM. */
-struct rotate *rotate_new(uv_loop_t *loop, struct vault *v);
+/* Creates the driver, whose steps go through |w|.  NULL on -ENOMEM. */
+struct rotate *rotate_new(struct writer *w, struct vault *v);
 
-/* Starts (or restarts) re-wrapping; a no-op while a run is going on.  Logs
- * progress and "rotation complete" when every DEK is under the current
- * master key.  Loop thread. */
-void rotate_start(struct rotate *r);
+/* Starts re-wrapping every DEK under |kr|'s current master key (or, during
+ * a run, makes the run go on with |kr|).  |kr| must stay alive until the
+ * daemon stops: a step may be using it on the writer thread.  Logs progress
+ * and "rotation complete" when every DEK is under the current master key.
+ * Loop thread. */
+void rotate_start(struct rotate *r, const struct keyring *kr);
 
-/* Stops and frees (the timer closes; run the loop once more).  NULL is a
- * no-op. */
+/* Frees the driver, at once or when a step in flight reports.  Call before
+ * writer_free(), which runs that report.  NULL is a no-op. */
 void rotate_free(struct rotate *r);
 
 #endif

@@ -48,6 +48,8 @@ struct server {
     size_t nhooks;
     struct server_hook reload_hooks[SERVER_MAX_HOOKS];
     size_t nreload_hooks;
+    server_audit_fn *audit_fn;
+    void *audit_arg;
     uint8_t read_buf[SERVER_SCRATCH];
     uint8_t plain_buf[SERVER_SCRATCH];
 };
@@ -176,6 +178,20 @@ bool
 server_is_draining(const struct server *s)
 {
     return s->draining;
+}
+
+void
+server_set_audit(struct server *s, server_audit_fn *fn, void *arg)
+{
+    s->audit_fn = fn;
+    s->audit_arg = arg;
+}
+
+server_audit_fn *
+server_audit(const struct server *s, void **arg)
+{
+    *arg = s->audit_arg;
+    return s->audit_fn;
 }
 
 int

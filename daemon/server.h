@@ -63,6 +63,21 @@ const struct method *server_method(const struct server *s, const char *path,
  * without the diag option); true for any other name. */
 bool server_service_enabled(const struct server *s, const char *service);
 
+/*
+ * The audit hook: records the entry of call |c| finishing with |status|
+ * and |message| (plain text), then calls |done|(c, rc) on the loop once it
+ * is durable (rc 0) or could not be made so.  Returns 0, or an error if
+ * nothing was queued (|done| then never runs).  Set once, before
+ * server_run(); without a hook calls are not held.
+ */
+typedef void server_audit_done_fn(struct call *c, int rc);
+typedef int server_audit_fn(void *arg, struct call *c, int status,
+                            const char *message, server_audit_done_fn *done);
+void server_set_audit(struct server *s, server_audit_fn *fn, void *arg);
+
+/* The hook and its argument (NULL when none). */
+server_audit_fn *server_audit(const struct server *s, void **arg);
+
 /* The configuration in force.  Valid for the server's lifetime. */
 const struct server_config *server_config(const struct server *s);
 

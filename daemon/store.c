@@ -50,6 +50,8 @@ struct store {
     uint64_t map_pages;     /* the map, in pages */
     uint64_t reserve_pages; /* the last pages, kept for deleting */
     uint32_t page_size;
+    _Atomic bool audit_over;  /* used pages reach the reserve's second half:
+                                 even the audit log's puts are refused */
     _Atomic bool over;        /* used pages reach into the reserve: puts
                                * of growing txns fail with ERR_FULL */
     _Atomic bool full_logged; /* MDB_MAP_FULL logged since the last commit */
@@ -293,6 +295,7 @@ store_room_update(struct store *s)
         used = hw > free_pages ? hw - free_pages : 0;
     }
     over = used > limit;
+    atomic_store(&s->audit_over, used > limit + s->reserve_pages / 2);
     was = atomic_exchange(&s->over, over);
     if (over && !was)
         log_warnx("store nearly full: %llu of %llu bytes in use; new "
@@ -768,11 +771,14 @@ store_put(struct store_txn *t, enum store_db db, const void *key,
     if (rc != 0)
         return rc;
     if (!t->write || !store_key_ok(key_len) || val_len > UINT32_MAX ||
-        (flags & ~STORE_PUT_NOOVERWRITE) != 0)
+        (flags & ~(STORE_PUT_NOOVERWRITE | STORE_PUT_RESERVE)) != 0)
         return ERR_INVALID;
     /* In the reserve only transactions that delete may write (see the
-     * room section above).  A refusal changes nothing: |t| stays usable. */
-    if (!t->deleted && atomic_load(&t->store->over))
+     * room section above), and the audit log in its first half, so that
+     * reads keep their trail (and keep working) when deposits are refused.
+     * A refusal changes nothing: |t| stays usable. */
+    if (!t->deleted && atomic_load(&t->store->over) &&
+        (!(flags & STORE_PUT_RESERVE) || atomic_load(&t->store->audit_over)))
         return ERR_FULL;
     rc = mdb_put(t->txn, t->store->dbi[db], &k, &v,
                  (flags & STORE_PUT_NOOVERWRITE) ? MDB_NOOVERWRITE : 0);

@@ -98,6 +98,9 @@ enum store_txn_mode { STORE_TXN_READ = 0, STORE_TXN_WRITE = 1 };
 
 /* store_put flag: fail with ERR_EXISTS if the key is already set. */
 #define STORE_PUT_NOOVERWRITE 0x1u
+/* store_put flag: may use the first half of the reserve (the audit log
+ * only: reads keep their trail while new deposits are refused). */
+#define STORE_PUT_RESERVE 0x2u
 
 /* One record seen through a cursor or store_last().  The pointers are
  * valid until the transaction ends, or in a write transaction until its
@@ -220,8 +223,8 @@ int store_get(struct store_txn *t, enum store_db db, const void *key,
 
 /*
  * Sets |key| to the |val_len| bytes at |val| (copied) in |db|, in write
- * transaction |t|.  |flags| is 0 (replace any value) or
- * STORE_PUT_NOOVERWRITE.
+ * transaction |t|.  |flags| is 0 (replace any value), or
+ * STORE_PUT_NOOVERWRITE and/or STORE_PUT_RESERVE.
  *
  * Returns 0; ERR_EXISTS (STORE_PUT_NOOVERWRITE and the key is set: nothing
  * changed); ERR_INVALID (read transaction, bad |db|, key length or flags,

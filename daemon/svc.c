@@ -11,10 +11,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "catalog.h"
 #include "err.h"
 #include "log.h"
 #include "rpc.h"
+#include "store.h"
+#include "audit.h"
 #include "svc.h"
+#include "writer.h"
 
 static struct svc_ctx svc_context;
 
@@ -52,8 +56,8 @@ svc__deny(struct call *c, enum policy_action act,
 
     if (dossier != NULL)
         vault_id_format(dossier, id);
-    log_info("denied principal=%s action=%s dossier=%s", call_principal(c)->uri,
-             policy_action_name(act), id);
+    log_info("denied principal=%s action=%s dossier=%s reason=\"%s\"",
+             call_principal(c)->uri, policy_action_name(act), id, why);
     call_finish(c, RPC_PERMISSION_DENIED, "%s", why);
     return ERR_DENIED;
 }
@@ -92,33 +96,299 @@ svc__dossier(struct call *c, const char *dossier_id, enum policy_action act,
         call_finish(c, RPC_INVALID_ARGUMENT, "dossier_id: required");
         return ERR_INVALID;
     }
-    if (policy_check(who, act, target, NULL, have_own ? &own : NULL, &why) != 0)
+    if (policy_check(who, act, target, have_own ? &own : NULL, &why) != 0)
         return svc__deny(c, act, target, why);
     return 0;
 }
 
-bool
-svc__may(struct call *c, enum policy_action act, const struct vault_id *dossier,
-         const char *issuer)
+int
+svc__own(struct call *c, struct vault_id *own)
 {
-    struct vault_id own;
-    bool have_own = svc_own(c, &own) == 0;
+    return svc_own(c, own);
+}
 
-    return policy_check(call_principal(c), act, dossier, issuer,
-                        have_own ? &own : NULL, NULL) == 0;
+bool
+svc__purpose_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > SVC_PURPOSE_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+              (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+bool
+svc__text_ok(const char *s, size_t max, bool need)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+
+    if (n > max || (n == 0 && need))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
 }
 
 int
-svc__check_issuer(struct call *c, enum policy_action act,
-                  const struct vault_id *dossier, const char *issuer)
+svc__basis(struct call *c, const Dossier__V1__Basis *b,
+           struct policy_request *r)
 {
-    struct vault_id own;
-    bool have_own = svc_own(c, &own) == 0;
-    const char *why = NULL;
+    const struct principal *who = call_principal(c);
+    const char *purpose = b != NULL ? b->purpose_code : "";
+    const char *cref = b != NULL ? b->case_reference : "";
+    const char *cid = b != NULL ? b->consent_id : "";
 
-    if (policy_check(call_principal(c), act, dossier, issuer,
-                     have_own ? &own : NULL, &why) != 0)
-        return svc__deny(c, act, dossier, why);
+    if (purpose[0] == '\0' && who->kind == PRINCIPAL_AGENCY) {
+        call_finish(c, RPC_INVALID_ARGUMENT,
+                    "basis.purpose_code: an agency states the purpose of "
+                    "each read");
+        return ERR_INVALID;
+    }
+    if (purpose[0] != '\0' && !svc__purpose_ok(purpose)) {
+        call_finish(c, RPC_INVALID_ARGUMENT,
+                    "basis.purpose_code: 1 to %d characters of A-Z a-z 0-9 "
+                    ". _ -",
+                    SVC_PURPOSE_MAX);
+        return ERR_INVALID;
+    }
+    if (!svc__text_ok(cref, SVC_CASE_REF_MAX, false)) {
+        call_finish(c, RPC_INVALID_ARGUMENT,
+                    "basis.case_reference: at most %d bytes, no control "
+                    "characters",
+                    SVC_CASE_REF_MAX);
+        return ERR_INVALID;
+    }
+    if (cid[0] != '\0' && strlen(cid) != VAULT_ID_STR - 1) {
+        call_finish(c, RPC_INVALID_ARGUMENT,
+                    "basis.consent_id: not a consent id");
+        return ERR_INVALID;
+    }
+    r->purpose_code = purpose;
+    r->case_reference = cref;
+    r->consent_id = cid;
+    return 0;
+}
+
+/* --- decisions ---------------------------------------------------------- */
+
+/* A decision travelling to the writer and back. */
+struct svc_decide {
+    struct call *c;
+    struct principal who;
+    struct vault_person p; /* copy; wiped in svc_decide_free */
+    struct vault_id own;
+    bool have_own;
+    char purpose[SVC_PURPOSE_MAX + 1];
+    char case_ref[SVC_CASE_REF_MAX + 1];
+    char consent_id[VAULT_ID_STR];
+    char type_filter[CATALOG_CODE_MAX + 1];
+    struct policy_request r;
+    struct policy_decision d;
+    int decided; /* policy_decide_txn's answer */
+    svc_decided_fn *fn;
+    void *arg;
+    /* The audit entry, made with the decision in the same transaction.
+     * Strings copied from the call on the loop; the writer thread adds
+     * the outcome and basis. */
+    char action[128];
+    char dossier[VAULT_ID_STR];
+    char chain[PRINCIPAL_URI_MAX + VAULT_ID_STR + 2];
+};
+
+static void
+copy_str(char *dst, size_t len, const char *src)
+{
+    snprintf(dst, len, "%s", src != NULL ? src : "");
+}
+
+static void
+svc_decide_free(struct svc_decide *op)
+{
+    policy_decision_clear(&op->d);
+    vault_person_close(&op->p);
+    free(op);
+}
+
+/*
+ * Writer thread.  The decision is an outcome even when it refuses: the
+ * operation then keeps its writes (none today; the audit entry of the
+ * refusal, once the audit log joins this operation, appended here in the
+ * same |t|), and only a store error drops them.
+ */
+static int
+svc_decide_run(struct store_txn *t, void *arg)
+{
+    struct svc_decide *op = arg;
+    struct audit_entry e;
+    uint64_t index;
+    int rc;
+
+    op->decided = policy_decide_txn(t, &op->r, &op->d);
+    if (op->decided != 0 && op->decided != ERR_DENIED)
+        return op->decided;
+    /* The trace of the decision commits with it, or neither does: no
+     * document byte leaves without its entry, and a one-shot consent is
+     * never spent by a read that left no trace. */
+    memset(&e, 0, sizeof(e));
+    e.principal = op->who.uri;
+    e.action = op->action;
+    e.dossier_id = op->dossier;
+    e.purpose_code = op->purpose;
+    e.case_reference = op->case_ref;
+    e.on_behalf_of = "";
+    e.basis = "";
+    if (op->decided == 0) {
+        e.outcome = AUDIT_GRANTED;
+        e.reason = "";
+        if (op->d.mandate_id[0] != '\0') {
+            e.basis = op->d.mandate_id;
+            snprintf(op->chain, sizeof(op->chain), "%s>%s", op->who.uri,
+                     op->d.on_behalf_of);
+            e.on_behalf_of = op->chain;
+        } else if (op->d.consent_id[0] != '\0') {
+            e.basis = op->d.basis + strlen("consent ");
+        }
+    } else {
+        e.outcome = AUDIT_DENIED;
+        e.reason = op->d.why;
+    }
+    if ((rc = audit_append(svc_context.audit, t, &e, &index)) != 0)
+        return rc;
+    return 0;
+}
+
+/*
+ * Notes for the call's audit entry what a decision relied on: the
+ * dossier, the basis (consent ids or mandate id), the purpose and case
+ * reference of the request, and under a mandate the chain
+ * "delegate-uri>dossier" as on_behalf_of.  Ids and codes only.
+ */
+static void
+svc_audit_note(struct call *c, const struct policy_request *r,
+               const struct policy_decision *d)
+{
+    char id[VAULT_ID_STR], chain[PRINCIPAL_URI_MAX + VAULT_ID_STR + 2];
+
+    vault_id_format(&r->person->id, id);
+    call_audit_set(c, CALL_AUDIT_DOSSIER, id);
+    if (r->purpose_code != NULL)
+        call_audit_set(c, CALL_AUDIT_PURPOSE, r->purpose_code);
+    if (r->case_reference != NULL)
+        call_audit_set(c, CALL_AUDIT_CASE, r->case_reference);
+    if (d == NULL)
+        return;
+    if (d->mandate_id[0] != '\0') {
+        call_audit_set(c, CALL_AUDIT_BASIS, d->mandate_id);
+        snprintf(chain, sizeof(chain), "%s>%s", call_principal(c)->uri,
+                 d->on_behalf_of);
+        call_audit_set(c, CALL_AUDIT_ON_BEHALF_OF, chain);
+    } else if (d->consent_id[0] != '\0') {
+        call_audit_set(c, CALL_AUDIT_BASIS, d->basis + strlen("consent "));
+    }
+}
+
+static void
+svc_decide_done(void *arg, int status)
+{
+    struct svc_decide *op = arg;
+    struct call *c = op->c;
+
+    svc_audit_note(c, &op->r, status == 0 ? &op->d : NULL);
+    /* The entry is durable: what the decision allows may now be sent. */
+    if (status == 0)
+        call_audit_recorded(c);
+
+    if (status != 0) {
+        svc__fail(c, status, "deciding on access");
+        op->fn(c, op->arg, status, NULL);
+    } else if (op->decided == ERR_DENIED) {
+        svc__deny(c, op->r.act, &op->p.id, op->d.why);
+        op->fn(c, op->arg, ERR_DENIED, &op->d);
+    } else {
+        op->fn(c, op->arg, 0, &op->d);
+    }
+    svc_decide_free(op);
+    call_unref(c);
+}
+
+int
+svc__decide(struct call *c, const struct policy_request *r, svc_decided_fn *fn,
+            void *arg)
+{
+    struct svc_decide *op = calloc(1, sizeof(*op));
+    int rc;
+
+    if (op == NULL)
+        return svc__fail(c, -ENOMEM, "deciding on access");
+    op->c = c;
+    op->who = *call_principal(c);
+    op->p = *r->person;
+    op->have_own = svc_own(c, &op->own) == 0;
+    copy_str(op->purpose, sizeof(op->purpose), r->purpose_code);
+    copy_str(op->case_ref, sizeof(op->case_ref), r->case_reference);
+    copy_str(op->consent_id, sizeof(op->consent_id), r->consent_id);
+    copy_str(op->type_filter, sizeof(op->type_filter), r->type_filter);
+    op->r = *r;
+    op->r.who = &op->who;
+    op->r.person = &op->p;
+    op->r.own = op->have_own ? &op->own : NULL;
+    op->r.purpose_code = op->purpose;
+    op->r.case_reference = op->case_ref;
+    op->r.consent_id = op->consent_id;
+    op->r.type_filter = op->type_filter;
+    op->fn = fn;
+    op->arg = arg;
+    {
+        const char *path = call_method(c)->path;
+        const char *svc = strrchr(path, '.'), *slash = strrchr(path, '/');
+        if (svc != NULL && slash != NULL && slash > svc)
+            snprintf(op->action, sizeof(op->action), "%.*s.%s",
+                     (int)(slash - svc - 1), svc + 1, slash + 1);
+        else
+            copy_str(op->action, sizeof(op->action), path);
+    }
+    vault_id_format(&r->person->id, op->dossier);
+    call_ref(c);
+    rc = writer_submit(vault_writer(svc_context.vault), svc_decide_run,
+                       svc_decide_done, op);
+    if (rc != 0) {
+        call_unref(c);
+        svc_decide_free(op);
+        return svc__fail(c, rc, "deciding on access");
+    }
+    return 0;
+}
+
+int
+svc__decide_now(struct call *c, const struct policy_request *r,
+                struct policy_decision *d)
+{
+    struct policy_request q = *r;
+    struct store_txn *t = NULL;
+    struct vault_id own;
+    int rc;
+
+    q.who = call_principal(c);
+    q.own = svc_own(c, &own) == 0 ? &own : NULL;
+    if (policy_needs_grants(q.who, q.act) &&
+        (rc = vault_read_begin(svc_context.vault, &t)) != 0)
+        return svc__fail(c, rc, "deciding on access");
+    q.no_spend = true; /* a read transaction spends nothing */
+    rc = policy_decide_txn(t, &q, d);
+    if (t != NULL)
+        store_txn_abort(t);
+    svc_audit_note(c, &q, rc == 0 || rc == ERR_DENIED ? d : NULL);
+    if (rc == ERR_DENIED)
+        return svc__deny(c, q.act, &r->person->id, d->why);
+    if (rc != 0)
+        return svc__fail(c, rc, "deciding on access");
     return 0;
 }
 

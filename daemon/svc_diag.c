@@ -422,12 +422,14 @@ static const struct method diag_methods[] = {
     {
         .path = "/dossier.v1.Diag/Echo",
         .kind = CALL_UNARY,
+        .audit = CALL_AUDIT_NONE, /* no dossier data */
         .on_message = diag_echo,
         .on_cancel = diag_echo_cancel,
     },
     {
         .path = "/dossier.v1.Diag/Download",
         .kind = CALL_SERVER_STREAM,
+        .audit = CALL_AUDIT_NONE, /* no dossier data */
         .on_message = diag_download,
         .on_writable = download_pump,
         .on_cancel = diag_download_cancel,
@@ -435,12 +437,14 @@ static const struct method diag_methods[] = {
     {
         .path = "/dossier.v1.Diag/Upload",
         .kind = CALL_CLIENT_STREAM,
+        .audit = CALL_AUDIT_NONE, /* no dossier data */
         .on_message = diag_upload,
         .on_half_close = diag_upload_done,
     },
     {
         .path = "/dossier.v1.Diag/EchoStream",
         .kind = CALL_BIDI,
+        .audit = CALL_AUDIT_NONE, /* no dossier data */
         .on_message = diag_echo_stream,
         .on_half_close = diag_echo_stream_done,
     },

@@ -13,6 +13,14 @@
  * so it works in slices of CHECK_SLICE chunks from an idle handle: the
  * loop serves other connections between slices.
  *
+ * Every read asks the policy on the writer thread (svc__decide) before
+ * anything of the dossier is shown, even whether a document exists: Get
+ * and LatestValid decide on the document found (or on the id asked for,
+ * when none is found, which only a consent naming that id allows), List
+ * and GetFacts on every item, and only the decision's completion starts
+ * the stream or answers.  An expired document is FAILED_PRECONDITION only
+ * for a caller allowed to read it, and spends no one-shot consent.
+ *
  * The person's key (struct vault_person) lives in the call's data and is
  * wiped when the call is freed, whatever way it ends.
  */
@@ -88,6 +96,18 @@ free_facts(Dossier__V1__AgencyFact **v, size_t n)
     free(v);
 }
 
+/* Logs what a read relied on (consent, mandate and chain); ids only. */
+static void
+docs_log_basis(struct call *c, const struct policy_decision *d)
+{
+    if (d->mandate_id[0] != '\0')
+        log_info("read under %s by=%s chain=\"%s\"", d->basis,
+                 call_principal(c)->uri, d->chain);
+    else if (d->consent_id[0] != '\0')
+        log_info("read under %s by=%s spent=%zu", d->basis,
+                 call_principal(c)->uri, d->n_spent);
+}
+
 /* --- Get / LatestValid: the stream ----------------------------------- */
 
 struct docstream {
@@ -95,6 +115,14 @@ struct docstream {
     struct vault_id id;
     struct vault_doc doc;
     bool doc_open;
+    /* What the policy decides on (strings kept here until it answers). */
+    struct policy_object obj;
+    char type[CATALOG_CODE_MAX + 1];
+    char doc_id[VAULT_ID_STR];
+    uint32_t version;        /* LatestValid: the version found */
+    bool found;              /* LatestValid: a document of the type exists */
+    Dossier__V1__Date until; /* LatestValid: its valid_until, if expired */
+    bool expired;
     uint32_t chunk; /* next chunk to send */
     uint64_t bytes; /* content bytes sent */
     EVP_MD_CTX *md;
@@ -241,12 +269,32 @@ docs_stream_cancel(struct call *c)
     call_want_writable(c, false);
 }
 
+/* The policy answered for a Get whose document exists. */
+static void
+docs_get_decided(struct call *c, void *arg, int status,
+                 const struct policy_decision *d)
+{
+    struct docstream *s = arg;
+
+    if (status != 0 || call_is_done(c))
+        return;
+    if (!s->doc_open) {
+        /* Allowed to read a document that is not there: only a consent
+         * naming that very id allows it, so nothing leaks. */
+        call_finish(c, RPC_NOT_FOUND, "no such document");
+        return;
+    }
+    docs_log_basis(c, d);
+    docstream_start(c, s);
+}
+
 static void
 docs_get(struct call *c, const uint8_t *msg, size_t len)
 {
     Dossier__V1__GetDocumentRequest *req;
+    struct policy_request r = {0};
     struct docstream *s;
-    struct vault_id id;
+    struct vault_id id, doc;
     int rc;
 
     req = dossier__v1__get_document_request__unpack(NULL, len, msg);
@@ -255,23 +303,39 @@ docs_get(struct call *c, const uint8_t *msg, size_t len)
                     "GetDocumentRequest does not parse");
         return;
     }
-    if (svc__dossier(c, req->dossier_id, POLICY_DOC_READ, &id) != 0)
+    if (svc__dossier(c, req->dossier_id, POLICY_DOC_READ, &id) != 0 ||
+        svc__basis(c, req->basis, &r) != 0)
         goto out;
     if (req->document_id[0] == '\0') {
         call_finish(c, RPC_INVALID_ARGUMENT, "document_id: required");
         goto out;
     }
+    if (vault_document_id_parse(req->document_id, &doc) != 0) {
+        call_finish(c, RPC_INVALID_ARGUMENT, "document_id: not a document id");
+        goto out;
+    }
     if ((s = docstream_new(c, &id)) == NULL)
         goto out;
+    snprintf(s->doc_id, sizeof(s->doc_id), "%s", req->document_id);
+    s->obj.doc_id = s->doc_id;
+    call_audit_set(c, CALL_AUDIT_OBJECT, s->doc_id);
     rc = vault_doc_open(svc__ctx()->vault, &s->p, req->document_id, 0, &s->doc);
-    if (rc != 0) {
+    if (rc == 0) {
+        s->doc_open = true;
+        snprintf(s->type, sizeof(s->type), "%s", s->doc.meta->type);
+        s->obj.type = s->type;
+    } else if (rc != ERR_NOTFOUND) {
         doc_open_fail(c, rc);
         goto out;
     }
-    s->doc_open = true;
-    if (svc__check_issuer(c, POLICY_DOC_READ, &id, s->doc.meta->issuer) != 0)
-        goto out;
-    docstream_start(c, s);
+    /* Whether the document exists or not, the policy answers first: an
+     * agency without consent learns nothing, not even that. */
+    r.act = POLICY_DOC_READ;
+    r.person = &s->p;
+    r.objects = &s->obj;
+    r.n_objects = 1;
+    r.no_spend = !s->doc_open;
+    svc__decide(c, &r, docs_get_decided, s);
 out:
     dossier__v1__get_document_request__free_unpacked(req, NULL);
 }
@@ -293,11 +357,44 @@ meta_newer(const Dossier__V1__DocumentMeta *a,
     return a->version > b->version;
 }
 
+/* The policy answered for a LatestValid: only now may the caller learn
+ * whether there is such a document, and whether it has expired. */
+static void
+docs_latest_decided(struct call *c, void *arg, int status,
+                    const struct policy_decision *d)
+{
+    struct docstream *s = arg;
+    int rc;
+
+    if (status != 0 || call_is_done(c))
+        return;
+    if (!s->found) {
+        call_finish(c, RPC_NOT_FOUND, "no %s in this dossier", s->type);
+        return;
+    }
+    if (s->expired) {
+        call_finish(c, RPC_FAILED_PRECONDITION,
+                    "the latest %s expired on %04d-%02d-%02d", s->type,
+                    s->until.year, s->until.month, s->until.day);
+        return;
+    }
+    rc = vault_doc_open(svc__ctx()->vault, &s->p, s->doc_id, s->version,
+                        &s->doc);
+    if (rc != 0) {
+        doc_open_fail(c, rc);
+        return;
+    }
+    s->doc_open = true;
+    docs_log_basis(c, d);
+    docstream_start(c, s);
+}
+
 static void
 docs_latest_valid(struct call *c, const uint8_t *msg, size_t len)
 {
     Dossier__V1__LatestValidRequest *req;
     Dossier__V1__DocumentMeta **list = NULL, *m = NULL;
+    struct policy_request r = {0};
     Dossier__V1__Date today;
     struct docstream *s;
     struct vault_id id;
@@ -311,6 +408,7 @@ docs_latest_valid(struct call *c, const uint8_t *msg, size_t len)
         return;
     }
     if (svc__dossier(c, req->dossier_id, POLICY_DOC_READ, &id) != 0 ||
+        svc__basis(c, req->basis, &r) != 0 ||
         type_filter_check(c, req->type, true) != 0 ||
         (s = docstream_new(c, &id)) == NULL)
         goto out;
@@ -322,46 +420,145 @@ docs_latest_valid(struct call *c, const uint8_t *msg, size_t len)
     for (size_t i = 0; i < n; i++)
         if (m == NULL || meta_newer(list[i], m))
             m = list[i];
-    if (m == NULL) {
-        call_finish(c, RPC_NOT_FOUND, "no %s in this dossier", req->type);
-        goto out;
+    snprintf(s->type, sizeof(s->type), "%s", req->type);
+    s->obj.type = s->type;
+    if (m != NULL) {
+        s->found = true;
+        snprintf(s->doc_id, sizeof(s->doc_id), "%s", m->document_id);
+        s->obj.doc_id = s->doc_id;
+        call_audit_set(c, CALL_AUDIT_OBJECT, s->doc_id);
+        s->version = (uint32_t)m->version;
+        svc__today(&today);
+        if (!svc__date_unset(m->valid_until) &&
+            svc__date_cmp(m->valid_until, &today) < 0) {
+            s->expired = true;
+            s->until = *m->valid_until;
+        }
     }
-    if (svc__check_issuer(c, POLICY_DOC_READ, &id, m->issuer) != 0)
-        goto out;
-    svc__today(&today);
-    if (!svc__date_unset(m->valid_until) &&
-        svc__date_cmp(m->valid_until, &today) < 0) {
-        call_finish(c, RPC_FAILED_PRECONDITION,
-                    "the latest %s expired on %04d-%02d-%02d", req->type,
-                    m->valid_until->year, m->valid_until->month,
-                    m->valid_until->day);
-        goto out;
-    }
-    rc = vault_doc_open(svc__ctx()->vault, &s->p, m->document_id,
-                        (uint32_t)m->version, &s->doc);
-    if (rc != 0) {
-        doc_open_fail(c, rc);
-        goto out;
-    }
-    s->doc_open = true;
-    docstream_start(c, s);
+    r.act = POLICY_DOC_READ;
+    r.person = &s->p;
+    r.objects = &s->obj;
+    r.n_objects = 1;
+    r.no_spend = !s->found || s->expired; /* nothing will be read */
+    svc__decide(c, &r, docs_latest_decided, s);
 out:
     free_metas(list, n);
     dossier__v1__latest_valid_request__free_unpacked(req, NULL);
 }
 
-/* --- List ------------------------------------------------------------ */
+/* --- List and GetFacts: decided item by item ------------------------- */
+
+/* A List or GetFacts waiting for the policy: the call's data. */
+struct listing {
+    struct vault_person p;
+    bool facts;
+    Dossier__V1__DocumentMeta **docs;
+    Dossier__V1__AgencyFact **factv;
+    size_t n;
+    struct policy_object *objs;
+    char type[CATALOG_CODE_MAX + 1];
+};
+
+static void
+listing_free(void *data)
+{
+    struct listing *l = data;
+
+    if (l->facts)
+        free_facts(l->factv, l->n);
+    else
+        free_metas(l->docs, l->n);
+    free(l->objs);
+    vault_person_close(&l->p);
+    free(l);
+}
+
+static void
+listing_decided(struct call *c, void *arg, int status,
+                const struct policy_decision *d)
+{
+    struct listing *l = arg;
+    Dossier__V1__ListDocumentsResponse dresp =
+        DOSSIER__V1__LIST_DOCUMENTS_RESPONSE__INIT;
+    Dossier__V1__GetFactsResponse fresp = DOSSIER__V1__GET_FACTS_RESPONSE__INIT;
+    void **keep;
+    size_t k = 0;
+
+    if (status != 0 || call_is_done(c))
+        return;
+    if (l->n > 0 && (keep = calloc(l->n, sizeof(*keep))) == NULL) {
+        svc__fail(c, -ENOMEM, "listing");
+        return;
+    }
+    if (l->n == 0)
+        keep = NULL;
+    /* Only what the decision allows; the arrays still own every item. */
+    for (size_t i = 0; i < l->n; i++)
+        if (d->allowed[i])
+            keep[k++] = l->facts ? (void *)l->factv[i] : (void *)l->docs[i];
+    docs_log_basis(c, d);
+    if (l->facts) {
+        fresp.facts = (Dossier__V1__AgencyFact **)keep;
+        fresp.n_facts = k;
+        svc__answer(c, &fresp.base);
+    } else {
+        dresp.documents = (Dossier__V1__DocumentMeta **)keep;
+        dresp.n_documents = k;
+        svc__answer(c, &dresp.base);
+    }
+    free(keep);
+}
+
+/* Asks the policy about every item of |l| (the call's data). */
+static void
+listing_decide(struct call *c, struct listing *l, struct policy_request *r)
+{
+    if (l->n > 0 && (l->objs = calloc(l->n, sizeof(*l->objs))) == NULL) {
+        svc__fail(c, -ENOMEM, "listing");
+        return;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        l->objs[i].fact = l->facts;
+        if (l->facts) {
+            l->objs[i].type = l->factv[i]->type;
+        } else {
+            l->objs[i].type = l->docs[i]->type;
+            l->objs[i].doc_id = l->docs[i]->document_id;
+        }
+    }
+    r->act = l->facts ? POLICY_FACT_READ : POLICY_DOC_LIST;
+    r->person = &l->p;
+    r->objects = l->objs;
+    r->n_objects = l->n;
+    r->type_filter = l->type[0] != '\0' ? l->type : NULL;
+    svc__decide(c, r, listing_decided, l);
+}
+
+static struct listing *
+listing_new(struct call *c, const struct vault_id *id, bool facts,
+            const char *type)
+{
+    struct listing *l = calloc(1, sizeof(*l));
+
+    if (l == NULL) {
+        svc__fail(c, -ENOMEM, "listing");
+        return NULL;
+    }
+    l->facts = facts;
+    snprintf(l->type, sizeof(l->type), "%s", type);
+    call_set_data(c, l, listing_free);
+    if (svc__open(c, id, &l->p) != 0)
+        return NULL;
+    return l;
+}
 
 static void
 docs_list(struct call *c, const uint8_t *msg, size_t len)
 {
     Dossier__V1__ListDocumentsRequest *req;
-    Dossier__V1__ListDocumentsResponse resp =
-        DOSSIER__V1__LIST_DOCUMENTS_RESPONSE__INIT;
-    Dossier__V1__DocumentMeta **list = NULL;
-    struct vault_person p = {0};
+    struct policy_request r = {0};
+    struct listing *l;
     struct vault_id id;
-    size_t n = 0, k = 0;
     int rc;
 
     req = dossier__v1__list_documents_request__unpack(NULL, len, msg);
@@ -371,32 +568,19 @@ docs_list(struct call *c, const uint8_t *msg, size_t len)
         return;
     }
     if (svc__dossier(c, req->dossier_id, POLICY_DOC_LIST, &id) != 0 ||
+        svc__basis(c, req->basis, &r) != 0 ||
         type_filter_check(c, req->type, false) != 0 ||
-        svc__open(c, &id, &p) != 0)
+        (l = listing_new(c, &id, false, req->type)) == NULL)
         goto out;
-    rc = vault_doc_list(svc__ctx()->vault, &p,
+    rc = vault_doc_list(svc__ctx()->vault, &l->p,
                         req->type[0] != '\0' ? req->type : NULL,
-                        req->all_versions, &list, &n);
+                        req->all_versions, &l->docs, &l->n);
     if (rc != 0) {
         svc__fail(c, rc, "listing the documents");
         goto out;
     }
-    /* Keep only what the caller may read, in place: the array still owns
-     * every element and frees them all below. */
-    if (n > 0 &&
-        (resp.documents = calloc(n, sizeof(*resp.documents))) == NULL) {
-        svc__fail(c, -ENOMEM, "listing the documents");
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (svc__may(c, POLICY_DOC_READ, &id, list[i]->issuer))
-            resp.documents[k++] = list[i];
-    resp.n_documents = k;
-    svc__answer(c, &resp.base);
-    free(resp.documents);
+    listing_decide(c, l, &r);
 out:
-    free_metas(list, n);
-    vault_person_close(&p);
     dossier__v1__list_documents_request__free_unpacked(req, NULL);
 }
 
@@ -516,6 +700,9 @@ static void
 docs_check(struct call *c, const uint8_t *msg, size_t len)
 {
     Dossier__V1__CheckIntegrityRequest *req;
+    struct policy_request r = {0};
+    struct policy_object obj = {0};
+    struct policy_decision d = {0};
     struct check *k = NULL;
     struct vault_id id;
     int rc;
@@ -547,7 +734,15 @@ docs_check(struct call *c, const uint8_t *msg, size_t len)
         goto fail;
     }
     k->doc_open = true;
-    if (svc__check_issuer(c, POLICY_DOC_CHECK, &id, k->doc.meta->issuer) != 0)
+    obj.type = k->doc.meta->type;
+    obj.doc_id = k->doc.meta->document_id;
+    r.act = POLICY_DOC_CHECK;
+    r.person = &k->p;
+    r.objects = &obj;
+    r.n_objects = 1;
+    rc = svc__decide_now(c, &r, &d);
+    policy_decision_clear(&d);
+    if (rc != 0)
         goto fail;
     if ((rc = uv_idle_init(server_loop(call_server(c)), &k->idle)) != 0) {
         svc__fail(c, rc, "checking the document");
@@ -686,11 +881,9 @@ static void
 docs_get_facts(struct call *c, const uint8_t *msg, size_t len)
 {
     Dossier__V1__GetFactsRequest *req;
-    Dossier__V1__GetFactsResponse resp = DOSSIER__V1__GET_FACTS_RESPONSE__INIT;
-    Dossier__V1__AgencyFact **list = NULL;
-    struct vault_person p = {0};
+    struct policy_request r = {0};
+    struct listing *l;
     struct vault_id id;
-    size_t n = 0, k = 0;
     int rc;
 
     req = dossier__v1__get_facts_request__unpack(NULL, len, msg);
@@ -698,34 +891,25 @@ docs_get_facts(struct call *c, const uint8_t *msg, size_t len)
         call_finish(c, RPC_INVALID_ARGUMENT, "GetFactsRequest does not parse");
         return;
     }
-    if (svc__dossier(c, req->dossier_id, POLICY_FACT_READ, &id) != 0)
+    if (svc__dossier(c, req->dossier_id, POLICY_FACT_READ, &id) != 0 ||
+        svc__basis(c, req->basis, &r) != 0)
         goto out;
     if (req->type[0] != '\0' && !catalog_code_valid(req->type)) {
         call_finish(c, RPC_INVALID_ARGUMENT,
                     "type: 1 to %d characters of a-z 0-9 -", CATALOG_CODE_MAX);
         goto out;
     }
-    if (svc__open(c, &id, &p) != 0)
+    if ((l = listing_new(c, &id, true, req->type)) == NULL)
         goto out;
-    rc = vault_fact_list(svc__ctx()->vault, &p,
-                         req->type[0] != '\0' ? req->type : NULL, &list, &n);
+    rc = vault_fact_list(svc__ctx()->vault, &l->p,
+                         req->type[0] != '\0' ? req->type : NULL, &l->factv,
+                         &l->n);
     if (rc != 0) {
         svc__fail(c, rc, "listing the facts");
         goto out;
     }
-    if (n > 0 && (resp.facts = calloc(n, sizeof(*resp.facts))) == NULL) {
-        svc__fail(c, -ENOMEM, "listing the facts");
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (svc__may(c, POLICY_FACT_READ, &id, list[i]->issuer))
-            resp.facts[k++] = list[i];
-    resp.n_facts = k;
-    svc__answer(c, &resp.base);
-    free(resp.facts);
+    listing_decide(c, l, &r);
 out:
-    free_facts(list, n);
-    vault_person_close(&p);
     dossier__v1__get_facts_request__free_unpacked(req, NULL);
 }
 
@@ -741,6 +925,7 @@ static const struct method documents_methods[] = {
     },
     {
         .path = "/dossier.v1.Documents/Get",
+        .audit = CALL_AUDIT_HANDLER, /* entry made with the decision */
         .kind = CALL_SERVER_STREAM,
         .on_message = docs_get,
         .on_writable = docstream_pump,
@@ -748,11 +933,13 @@ static const struct method documents_methods[] = {
     },
     {
         .path = "/dossier.v1.Documents/List",
+        .audit = CALL_AUDIT_HANDLER, /* entry made with the decision */
         .kind = CALL_UNARY,
         .on_message = docs_list,
     },
     {
         .path = "/dossier.v1.Documents/LatestValid",
+        .audit = CALL_AUDIT_HANDLER, /* entry made with the decision */
         .kind = CALL_SERVER_STREAM,
         .on_message = docs_latest_valid,
         .on_writable = docstream_pump,
@@ -771,6 +958,7 @@ static const struct method documents_methods[] = {
     },
     {
         .path = "/dossier.v1.Documents/GetFacts",
+        .audit = CALL_AUDIT_HANDLER, /* entry made with the decision */
         .kind = CALL_UNARY,
         .on_message = docs_get_facts,
     },

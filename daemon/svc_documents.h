@@ -32,16 +32,25 @@ struct svc_ctx;
  *                   caller's principal URI, whatever the request says.
  *   Get             server stream: the latest version's metadata, then its
  *                   content, one stored chunk (64 KiB) per message;
- *                   DATA_LOSS if a chunk fails its integrity check.
- *   List            unary: metadata of the documents the caller may read.
+ *                   DATA_LOSS if a chunk fails its integrity check.  An
+ *                   agency's request carries a Basis with its purpose
+ *                   (INVALID_ARGUMENT "basis.purpose_code" otherwise) and
+ *                   reads only under a consent in force for that purpose
+ *                   covering the type or the document (policy.h);
+ *                   PERMISSION_DENIED saying what is missing otherwise.
+ *   List            unary: metadata of the documents the caller may read
+ *                   (an agency: with a type filter, only if a consent
+ *                   covers that type).
  *   LatestValid     server stream, as Get, for the newest document of a
- *                   type; FAILED_PRECONDITION if it has expired.
+ *                   type; FAILED_PRECONDITION "the latest <type> expired
+ *                   on YYYY-MM-DD" if it has expired (after the policy).
  *   CheckIntegrity  unary: recomputes the SHA-256 of every chunk;
  *                   intact=false (not an error) if it differs or a chunk
  *                   fails to open.
  *   PutFact         unary, agency: a fact, answered with its id once
  *                   durable.
- *   GetFacts        unary: the facts the caller may read.
+ *   GetFacts        unary: the facts the caller may read (an agency: of
+ *                   the fact types its consents cover).
  *
  * Returns 0, ERR_EXISTS if a path is already registered, or -ENOMEM.
  * Loop thread, before server_run().

@@ -26,12 +26,14 @@
 
 #include "dossier/v1/persons.pb-c.h"
 
+#include "audit.h"
 #include "call.h"
 #include "err.h"
 #include "json.h"
 #include "log.h"
 #include "rpc.h"
 #include "svc.h"
+#include "svc_audit.h"
 #include "svc_export.h"
 #include "tar.h"
 
@@ -486,6 +488,22 @@ export_pump(struct call *c)
     call_want_writable(c, true);
 }
 
+/* The export's audit entry is durable (or not): start, or refuse. */
+static void
+export_recorded(void *arg, int status)
+{
+    struct call *c = arg;
+
+    if (status != 0)
+        call_finish(c, RPC_UNAVAILABLE, "the export could not be recorded "
+                                        "in the audit log; retry later");
+    else if (!call_is_done(c)) {
+        call_audit_recorded(c);
+        export_pump(c);
+    }
+    call_unref(c);
+}
+
 void
 svc__export_start(struct call *c, const uint8_t *msg, size_t len)
 {
@@ -517,7 +535,21 @@ svc__export_start(struct call *c, const uint8_t *msg, size_t len)
     vault_id_format(&e->id, id);
     log_info("export dossier=%s documents=%zu by=%s", id, e->ndocs,
              call_principal(c)->uri);
-    export_pump(c);
+    /* The export is recorded, durably, before its first byte leaves. */
+    call_audit_set(c, CALL_AUDIT_DOSSIER, id);
+    {
+        struct audit_entry ae;
+        char action[64];
+
+        svc_audit__entry(c, AUDIT_GRANTED, "", &ae, action, sizeof(action));
+        call_ref(c);
+        if ((rc = audit_record(svc__ctx()->audit, &ae, export_recorded, c)) !=
+            0) {
+            call_unref(c);
+            call_finish(c, RPC_UNAVAILABLE, "the export could not be recorded "
+                                            "in the audit log; retry later");
+        }
+    }
 out:
     dossier__v1__export_request__free_unpacked(req, NULL);
 }

@@ -278,12 +278,14 @@ health_drain(struct server *s, void *arg)
 static const struct method health_check_method = {
     .path = "/grpc.health.v1.Health/Check",
     .kind = CALL_UNARY,
+    .audit = CALL_AUDIT_NONE, /* no dossier data */
     .on_message = health_check,
 };
 
 static const struct method health_watch_method = {
     .path = "/grpc.health.v1.Health/Watch",
     .kind = CALL_SERVER_STREAM,
+    .audit = CALL_AUDIT_NONE, /* no dossier data */
     .on_message = health_watch,
     .on_half_close = health_watch_half_close,
     .on_cancel = health_watch_cancel,

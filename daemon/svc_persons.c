@@ -176,8 +176,7 @@ persons_enrol(struct call *c, const uint8_t *msg, size_t len)
         call_finish(c, RPC_INVALID_ARGUMENT, "EnrolRequest does not parse");
         return;
     }
-    if (policy_check(call_principal(c), POLICY_ENROL, NULL, NULL, NULL, &why) !=
-        0) {
+    if (policy_check(call_principal(c), POLICY_ENROL, NULL, NULL, &why) != 0) {
         svc__deny(c, POLICY_ENROL, NULL, why);
         goto out;
     }
@@ -254,7 +253,7 @@ persons_find_by_nir(struct call *c, const uint8_t *msg, size_t len)
         call_finish(c, RPC_INVALID_ARGUMENT, "FindByNirRequest does not parse");
         return;
     }
-    if (policy_check(call_principal(c), POLICY_FIND_BY_NIR, NULL, NULL, NULL,
+    if (policy_check(call_principal(c), POLICY_FIND_BY_NIR, NULL, NULL,
                      &why) != 0) {
         svc__deny(c, POLICY_FIND_BY_NIR, NULL, why);
         goto out;
@@ -288,6 +287,8 @@ persons_get_situation(struct call *c, const uint8_t *msg, size_t len)
 {
     Dossier__V1__GetSituationRequest *req;
     Dossier__V1__GetSituationResponse *resp = NULL;
+    struct policy_request r = {0};
+    struct policy_decision d = {0};
     struct vault_person p = {0};
     struct vault_id id;
     int rc;
@@ -301,6 +302,12 @@ persons_get_situation(struct call *c, const uint8_t *msg, size_t len)
     if (svc__dossier(c, req->dossier_id, POLICY_SITUATION_READ, &id) != 0 ||
         svc__open(c, &id, &p) != 0)
         goto out;
+    /* A delegate reads the situation under a "read" mandate for every
+     * type. */
+    r.act = POLICY_SITUATION_READ;
+    r.person = &p;
+    if (svc__decide_now(c, &r, &d) != 0)
+        goto out;
     rc = vault_situation_get(svc__ctx()->vault, &p, req->with_history, &resp);
     if (rc != 0) {
         svc__fail(c, rc, "reading the situation");
@@ -309,6 +316,7 @@ persons_get_situation(struct call *c, const uint8_t *msg, size_t len)
     svc__answer(c, &resp->base);
     dossier__v1__get_situation_response__free_unpacked(resp, NULL);
 out:
+    policy_decision_clear(&d);
     vault_person_close(&p);
     dossier__v1__get_situation_request__free_unpacked(req, NULL);
 }
@@ -465,6 +473,7 @@ static const struct method persons_methods[] = {
     {
         .path = "/dossier.v1.Persons/Export",
         .kind = CALL_SERVER_STREAM,
+        .audit = CALL_AUDIT_HANDLER, /* recorded before the first byte */
         .on_message = svc__export_start,
         .on_writable = svc__export_writable,
         .on_cancel = svc__export_cancel,

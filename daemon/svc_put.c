@@ -153,8 +153,9 @@ put_meta_check(struct call *c, const Dossier__V1__DocumentMeta *m)
         return ERR_INVALID;
     }
     if ((uint64_t)m->size > ctx->max_document) {
-        call_finish(c, RPC_RESOURCE_EXHAUSTED, "size: over the %llu MiB limit",
-                    (unsigned long long)(ctx->max_document >> 20));
+        call_finish(c, RPC_RESOURCE_EXHAUSTED,
+                    "size: over the limit of %llu bytes",
+                    (unsigned long long)ctx->max_document);
         return ERR_TOOBIG;
     }
     if (m->sha256.len != 0 && m->sha256.len != SHA256_LEN) {
@@ -174,6 +175,9 @@ put_meta_check(struct call *c, const Dossier__V1__DocumentMeta *m)
 static void
 put_begin(struct call *c, const Dossier__V1__DocumentMeta *m)
 {
+    struct policy_request r = {0};
+    struct policy_object obj = {0};
+    struct policy_decision d = {0};
     struct put *w;
     int rc;
 
@@ -185,6 +189,19 @@ put_begin(struct call *c, const Dossier__V1__DocumentMeta *m)
     call_set_data(c, w, put_free);
     if (svc__dossier(c, m->dossier_id, POLICY_DOC_PUT, &w->id) != 0 ||
         put_meta_check(c, m) != 0 || svc__open(c, &w->id, &w->p) != 0)
+        return;
+    /* A delegate deposits under a mandate for "deposit" and this type. */
+    obj.type = m->type;
+    r.act = POLICY_DOC_PUT;
+    r.person = &w->p;
+    r.objects = &obj;
+    r.n_objects = 1;
+    rc = svc__decide_now(c, &r, &d);
+    if (rc == 0 && d.mandate_id[0] != '\0')
+        log_info("deposit under %s by=%s chain=\"%s\"", d.basis,
+                 call_principal(c)->uri, d.chain);
+    policy_decision_clear(&d);
+    if (rc != 0)
         return;
     w->declared = (uint64_t)m->size;
     rc = vault_upload_begin(svc__ctx()->vault, &w->p, m, call_principal(c)->uri,
@@ -237,8 +254,8 @@ put_chunk(struct call *c, struct put *w, const ProtobufCBinaryData *data)
         if (rc == ERR_TOOBIG) {
             put_unpause(w);
             call_finish(c, RPC_RESOURCE_EXHAUSTED,
-                        "size: over the %llu MiB limit",
-                        (unsigned long long)(svc__ctx()->max_document >> 20));
+                        "size: over the limit of %llu bytes",
+                        (unsigned long long)svc__ctx()->max_document);
         } else {
             put_fail(w, rc, "writing the document");
         }

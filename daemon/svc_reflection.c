@@ -788,6 +788,7 @@ refl_on_half_close(struct call *c)
 static const struct method refl_v1 = {
     .path = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
     .kind = CALL_BIDI,
+    .audit = CALL_AUDIT_NONE, /* no dossier data */
     .on_message = refl_on_message,
     .on_half_close = refl_on_half_close,
 };
@@ -795,6 +796,7 @@ static const struct method refl_v1 = {
 static const struct method refl_v1alpha = {
     .path = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
     .kind = CALL_BIDI,
+    .audit = CALL_AUDIT_NONE, /* no dossier data */
     .on_message = refl_on_message,
     .on_half_close = refl_on_half_close,
 };

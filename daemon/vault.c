@@ -914,7 +914,8 @@ vault_erase_run(struct store_txn *t, void *arg)
         (rc = vault__del_prefix(t, STORE_DB_FACTS, op->id.b, VAULT_ID_LEN)) !=
             0 ||
         (rc = vault__del_prefix(t, STORE_DB_UPLOADS, op->id.b,
-                                VAULT_ID_LEN)) != 0)
+                                VAULT_ID_LEN)) != 0 ||
+        (rc = vault_grants_erase_txn(t, &op->id)) != 0)
         goto out;
     /* What remains: the dossier existed, and when it was erased. */
     erased.created_unix = rec->created_unix;
@@ -963,10 +964,10 @@ vault_person_erase(struct vault *v, const struct vault_id *id,
 /* --- master-key rotation ----------------------------------------------- */
 
 int
-vault_rewrap_step(struct vault *v, size_t max, size_t *done_out,
-                  size_t *left)
+vault_rewrap_step(struct vault *v, const struct keyring *kr, size_t max,
+                  size_t *done_out, size_t *left)
 {
-    uint32_t current = keyring_master_current_id(v->keyring);
+    uint32_t current = keyring_master_current_id(kr);
     struct store_txn *t;
     struct store_cursor *cur;
     struct store_entry e;
@@ -992,10 +993,9 @@ vault_rewrap_step(struct vault *v, size_t max, size_t *done_out,
         }
         buf_init(&w);
         memcpy(id, e.key, VAULT_ID_LEN);
-        rc = keyring_unwrap_dek(v->keyring, id, VAULT_ID_LEN, e.val, e.val_len,
-                                dek);
+        rc = keyring_unwrap_dek(kr, id, VAULT_ID_LEN, e.val, e.val_len, dek);
         if (rc == 0)
-            rc = keyring_wrap_dek(v->keyring, id, VAULT_ID_LEN, dek, &w);
+            rc = keyring_wrap_dek(kr, id, VAULT_ID_LEN, dek, &w);
         OPENSSL_cleanse(dek, sizeof(dek));
         /* Same key, same length: the cursor stays where it is. */
         if (rc == 0)

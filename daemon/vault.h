@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "dossier/v1/consents.pb-c.h"
 #include "dossier/v1/documents.pb-c.h"
 #include "dossier/v1/persons.pb-c.h"
 
@@ -195,11 +196,168 @@ int vault_fact_list(struct vault *v, const struct vault_person *p,
 
 /* --- keys ------------------------------------------------------------ */
 
-/* Re-wraps up to |max| DEKs that are not under the current master key, in
- * one durable transaction of the key store.  |*done| counts those
+/* Re-wraps up to |max| DEKs that are not under |kr|'s current master key,
+ * in one durable transaction of the key store.  |*done| counts those
  * re-wrapped, |*left| those still to do.  Safe to interrupt at any point.
- * Loop thread (it uses the keyring).  Returns 0 or a store error. */
-int vault_rewrap_step(struct vault *v, size_t max, size_t *done,
-                      size_t *left);
+ * Runs as a writer operation (rotate.c), so that every enrolment queued
+ * before it is stored first and seen by its scan; |kr| is read-only and
+ * must stay alive while it runs.  Returns 0 or a store or key error. */
+int vault_rewrap_step(struct vault *v, const struct keyring *kr, size_t max,
+                      size_t *done, size_t *left);
+
+/* === grants: consents and mandates (vault_grants.c) ===================
+ *
+ * CONSENTS[dossier | consent] and MANDATES[dossier | mandate] hold the
+ * dossier.v1.Consent and dossier.v1.Mandate records sealed with the
+ * person's DEK.  GRANTS indexes who holds what, with principal URIs,
+ * agency kinds and opaque ids only:
+ *   GRANTS['a' agency URI 0 | dossier | consent]   consent to one agency
+ *   GRANTS['k' agency kind 0 | dossier | consent]  consent to a kind
+ *   GRANTS['d' delegate URI 0 | dossier | mandate] mandate
+ * (value: valid_until, 8 bytes big-endian).  Records are never deleted
+ * by a revocation: they are marked, so that the person keeps the history.
+ * This module stores and seals; policy.c decides what a record allows.
+ */
+
+struct store_txn;
+
+/*
+ * Runs on the writer thread inside the transaction |t| of a grant or a
+ * revocation, before anything is written, with the opened person |p| and
+ * the record about to be stored (grant) or as stored (revocation): a
+ * Dossier__V1__Consent or Dossier__V1__Mandate.  Returns 0 to go on, or
+ * an error (ERR_DENIED...) that drops the write and reaches the done
+ * callback as is.
+ */
+typedef int vault_grant_check_fn(struct store_txn *t,
+                                 const struct vault_person *p,
+                                 const ProtobufCMessage *rec, void *arg);
+
+/* The writer the vault writes with (for operations that must read and
+ * decide in the writer's transaction).  Valid until vault_close. */
+struct writer *vault_writer(struct vault *v);
+
+/* Begins a read transaction on the dossier store, for reading grants on
+ * the calling thread; end it with store_txn_abort().  Returns 0 or as
+ * store_txn_begin(). */
+int vault_read_begin(struct vault *v, struct store_txn **out);
+
+/* Printable consent ("c...") and mandate ("m...") ids and back; parse
+ * returns 0 or ERR_INVALID. */
+int vault_consent_id_parse(const char *s, struct vault_id *out);
+int vault_mandate_id_parse(const char *s, struct vault_id *out);
+int vault_document_id_parse(const char *s, struct vault_id *out);
+
+/* A new consent ("c...") or mandate ("m...") id, for the record to
+ * grant.  Returns 0 or the error of crypto_random. */
+int vault_consent_id_new(char out[VAULT_ID_STR]);
+int vault_mandate_id_new(char out[VAULT_ID_STR]);
+
+/*
+ * Stores consent |c| (validated by the caller; consent_id made by
+ * vault_consent_id_new; agency or agency_kind set) for |p|, sealed now,
+ * and indexes it under its agency or kind.  |check| (may be NULL) runs
+ * first in the writer's transaction with |c|, which must stay unchanged
+ * until |done| runs, on the loop, with 0 once durable, ERR_EXISTS (the id
+ * is taken), |check|'s error, or a store error.  Returns 0 (|done| will
+ * run), or ERR_INVALID (bad id, agency URI too long), -ENOMEM,
+ * ERR_UNAVAILABLE or -EIO without running it.
+ */
+int vault_consent_grant(struct vault *v, const struct vault_person *p,
+                        const Dossier__V1__Consent *c,
+                        vault_grant_check_fn *check, void *check_arg,
+                        vault_done_fn *done, void *arg);
+
+/*
+ * Marks consent |consent_id| of |p| revoked at the time the writer runs,
+ * by principal URI |by| (copied).  |check| (may be NULL) sees the stored
+ * record first.  |done| gets 0 once durable (also if it was already
+ * revoked: the first revocation's time is kept), ERR_NOTFOUND, |check|'s
+ * error, or a store error.  Returns 0, ERR_INVALID (not a consent id;
+ * |done| will not run), or as vault_consent_grant.
+ */
+int vault_consent_revoke(struct vault *v, const struct vault_person *p,
+                         const char *consent_id, const char *by,
+                         vault_grant_check_fn *check, void *check_arg,
+                         vault_done_fn *done, void *arg);
+
+/* As vault_consent_grant, for mandate |m| (mandate_id made by
+ * vault_mandate_id_new, delegate set), indexed under its delegate. */
+int vault_mandate_grant(struct vault *v, const struct vault_person *p,
+                        const Dossier__V1__Mandate *m,
+                        vault_grant_check_fn *check, void *check_arg,
+                        vault_done_fn *done, void *arg);
+
+/* As vault_consent_revoke, for a mandate. */
+int vault_mandate_revoke(struct vault *v, const struct vault_person *p,
+                         const char *mandate_id, const char *by,
+                         vault_grant_check_fn *check, void *check_arg,
+                         vault_done_fn *done, void *arg);
+
+/*
+ * In transaction |t| (any thread, the thread of |t|): the consents of
+ * |p|'s dossier held by agency |agency_uri| or by its kind |agency_kind|
+ * (either may be NULL), opened into |*out| (|*n| of them; the caller
+ * frees them with vault_consents_free).  Returns 0, ERR_CORRUPT, -ENOMEM
+ * or a store error.
+ */
+int vault_consents_held_txn(struct store_txn *t, const struct vault_person *p,
+                            const char *agency_uri, const char *agency_kind,
+                            Dossier__V1__Consent ***out, size_t *n);
+
+/* In |t|: consent |consent_id| of |p| into |*out| (caller frees it with
+ * dossier__v1__consent__free_unpacked).  0, ERR_INVALID, ERR_NOTFOUND,
+ * ERR_CORRUPT or a store error. */
+int vault_consent_get_txn(struct store_txn *t, const struct vault_person *p,
+                          const char *consent_id, Dossier__V1__Consent **out);
+
+/* In write transaction |t|: stores |c| again (same id) sealed under |p|,
+ * e.g. a one-shot consent marked spent.  0, ERR_INVALID or a store
+ * error. */
+int vault_consent_put_txn(struct store_txn *t, const struct vault_person *p,
+                          const Dossier__V1__Consent *c);
+
+/* In |t|: the mandates of |p|'s dossier held by |delegate_uri|; freed
+ * with vault_mandates_free.  As vault_consents_held_txn. */
+int vault_mandates_held_txn(struct store_txn *t, const struct vault_person *p,
+                            const char *delegate_uri,
+                            Dossier__V1__Mandate ***out, size_t *n);
+
+/* Every consent / mandate of |p|'s dossier (loop thread, own read
+ * transaction).  As vault_consents_held_txn. */
+int vault_consent_list(struct vault *v, const struct vault_person *p,
+                       Dossier__V1__Consent ***out, size_t *n);
+int vault_mandate_list(struct vault *v, const struct vault_person *p,
+                       Dossier__V1__Mandate ***out, size_t *n);
+
+/*
+ * The consents held by |agency_uri| or its kind |agency_kind| across
+ * dossiers (only |dossier|'s when not NULL), at most |max|: each person is
+ * opened with the keyring, so loop thread only.  Dossiers that were
+ * erased (their key is gone) are skipped.  As vault_consents_held_txn.
+ */
+int vault_consent_list_held(struct vault *v, const char *agency_uri,
+                            const char *agency_kind,
+                            const struct vault_id *dossier, size_t max,
+                            Dossier__V1__Consent ***out, size_t *n);
+
+/* The mandates held by |delegate_uri|, as vault_consent_list_held. */
+int vault_mandate_list_held(struct vault *v, const char *delegate_uri,
+                            const struct vault_id *dossier, size_t max,
+                            Dossier__V1__Mandate ***out, size_t *n);
+
+void vault_consents_free(Dossier__V1__Consent **v, size_t n);
+void vault_mandates_free(Dossier__V1__Mandate **v, size_t n);
+
+/*
+ * In write transaction |t|: removes every consent and mandate of dossier
+ * |id| and their GRANTS entries (for the erasure of the person, in its
+ * transaction: sealed under a DEK that is gone, they could not be read
+ * anyway, but the index would still say who held what).  Walks the whole
+ * index.  Returns 0 or a store error.  On the thread of |t|.
+ */
+int vault_grants_erase_txn(struct store_txn *t, const struct vault_id *id);
+
+/* === end of grants ==================================================== */
 
 #endif

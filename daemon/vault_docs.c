@@ -37,6 +37,7 @@ struct vault_upload {
     uint32_t next_chunk;
     uint64_t received;
     size_t pending; /* bytes handed to the writer, not yet written */
+    int chunk_error; /* first chunk write that failed (writer thread) */
     struct crypto_sha256 sha;
     uint8_t digest[32];
     int refs;       /* the owner's, and one per operation in flight */
@@ -397,10 +398,14 @@ upload_finish_run(struct store_txn *t, void *arg)
     uint8_t *packed;
     int rc;
 
+    if (u->chunk_error != 0)
+        return u->chunk_error;
     for (uint32_t i = 0; i < op->chunks; i++) {
         klen = chunk_key(ckey, &u->person.id, u->blob, i);
         if ((rc = store_get(t, STORE_DB_CHUNKS, ckey, klen, &val, &vl)) != 0)
-            return rc == ERR_NOTFOUND ? -EIO : rc;
+            /* Written once, then lost with a batch whose commit failed
+             * (a full store, most likely): the deposit cannot end whole. */
+            return rc == ERR_NOTFOUND ? ERR_FULL : rc;
     }
     rec.sealed_meta.data = (uint8_t *)buf_peek(&op->sealed_meta);
     rec.sealed_meta.len = buf_size(&op->sealed_meta);
@@ -417,26 +422,6 @@ upload_finish_run(struct store_txn *t, void *arg)
     free(packed);
     if (rc != 0)
         return rc;
-    if (u->version > 1) {
-        Dossier__Internal__DocRecord *prev;
-        klen = doc_key(key, &u->person.id, &u->doc, u->version - 1);
-        if (store_get(t, STORE_DB_DOCS, key, klen, &val, &vl) == 0 &&
-            (prev = dossier__internal__doc_record__unpack(NULL, vl, val)) !=
-                NULL) {
-            prev->superseded = true;
-            n = dossier__internal__doc_record__get_packed_size(prev);
-            if ((packed = malloc(n)) == NULL) {
-                dossier__internal__doc_record__free_unpacked(prev, NULL);
-                return -ENOMEM;
-            }
-            dossier__internal__doc_record__pack(prev, packed);
-            dossier__internal__doc_record__free_unpacked(prev, NULL);
-            rc = store_put(t, STORE_DB_DOCS, key, klen, packed, n, 0);
-            free(packed);
-            if (rc != 0)
-                return rc;
-        }
-    }
     klen = vault__key(ukey, &u->person.id, u->blob, VAULT_ID_LEN, NULL, 0);
     rc = store_del(t, STORE_DB_UPLOADS, ukey, klen);
     return rc == ERR_NOTFOUND ? 0 : rc;
@@ -690,25 +675,25 @@ vault_doc_list(struct vault *v, const struct vault_person *p, const char *type,
         return rc;
     }
     while ((rc = store_cursor_next(cur, &e)) == 0) {
-        Dossier__Internal__DocRecord *rec;
         struct vault_doc d;
         struct vault_id doc;
-        bool skip;
+        uint32_t version, latest;
 
-        if (e.key_len != DOC_KEY_LEN ||
-            (rec = dossier__internal__doc_record__unpack(NULL, e.val_len,
-                                                         e.val)) == NULL) {
+        if (e.key_len != DOC_KEY_LEN) {
             rc = ERR_CORRUPT;
             break;
         }
-        skip = rec->superseded && !all;
-        dossier__internal__doc_record__free_unpacked(rec, NULL);
-        if (skip)
-            continue;
         memcpy(doc.b, (const uint8_t *)e.key + VAULT_ID_LEN, VAULT_ID_LEN);
-        rc = doc_open_record(
-            p, &doc, vault__get_be32((const uint8_t *)e.key + 2 * VAULT_ID_LEN),
-            e.val, e.val_len, &d);
+        version = vault__get_be32((const uint8_t *)e.key + 2 * VAULT_ID_LEN);
+        /* A version is current when no later one exists: derived from the
+         * keys, never from a flag a flipped byte could change. */
+        if (!all) {
+            if ((rc = doc_latest(t, &p->id, &doc, &latest)) != 0)
+                break;
+            if (version != latest)
+                continue;
+        }
+        rc = doc_open_record(p, &doc, version, e.val, e.val_len, &d);
         if (rc != 0)
             break;
         if (type != NULL && type[0] != '\0' && strcmp(d.meta->type, type) != 0) {

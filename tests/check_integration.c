@@ -51,6 +51,18 @@ START_TEST(test_lifecycle)
 }
 END_TEST
 
+START_TEST(test_dossier)
+{
+    run_script("/usr/bin/python3 tests/interop/test_dossier.py");
+}
+END_TEST
+
+START_TEST(test_consent)
+{
+    run_script("/usr/bin/python3 tests/interop/test_consent.py");
+}
+END_TEST
+
 START_TEST(test_hostile_h2)
 {
     run_script("/usr/bin/python3 tests/interop/test_hostile.py");
@@ -69,6 +81,8 @@ suite_integration(void)
     tcase_add_test(tc, test_interop_grpcjs);
     tcase_add_test(tc, test_tls_refusals);
     tcase_add_test(tc, test_lifecycle);
+    tcase_add_test(tc, test_dossier);
+    tcase_add_test(tc, test_consent);
     tcase_add_test(tc, test_hostile_h2);
     suite_add_tcase(s, tc);
     return s;

@@ -24,6 +24,9 @@ main(void)
     srunner_add_suite(sr, suite_catalog());
     srunner_add_suite(sr, suite_store());
     srunner_add_suite(sr, suite_writer());
+    srunner_add_suite(sr, suite_merkle());
+    srunner_add_suite(sr, suite_audit());
+    srunner_add_suite(sr, suite_policy());
     if (getenv("DOSSIER_UNIT_ONLY") == NULL)
         srunner_add_suite(sr, suite_integration());
     srunner_run_all(sr, CK_NORMAL);

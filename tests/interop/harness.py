@@ -413,6 +413,8 @@ class Daemon:
             print("# --- daemon log (tail) ---")
             sys.stdout.write(_indent(log[-12000:]))
             sys.stdout.flush()
+        else:
+            print("ok - %s killed, no sanitizer report before" % self.name)
         self.problems = problems
         self._cleanup(keep=bool(problems))
         return problems

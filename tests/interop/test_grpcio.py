@@ -277,13 +277,14 @@ class T:
             ev.set()
 
     def not_yet_implemented(self):
-        # dossier.v1.Mandates is declared but not implemented yet (the
-        # consent issue).  When it is, pick another unimplemented method or
+        # dossier.v1.Events is declared but not implemented yet (the life
+        # events issue).  When it is, pick another unimplemented method or
         # drop this check.
-        stub = self.ch.unary_unary("/dossier.v1.Mandates/List")
+        stub = self.ch.unary_stream("/dossier.v1.Events/Watch")
         try:
-            stub(b"", timeout=10)
-            raise AssertionError("Mandates/List answered OK")
+            for _ in stub(b"", timeout=10):
+                pass
+            raise AssertionError("Events/Watch answered OK")
         except grpc.RpcError as e:
             assert e.code() == grpc.StatusCode.UNIMPLEMENTED, \
                 "%s %s" % (e.code(), e.details())
@@ -467,7 +468,7 @@ def main():
         c("cancellation mid-stream, then the server still answers",
           t.cancel_mid_stream)
         c("unknown service/method -> UNIMPLEMENTED", t.unknown_method)
-        c("dossier.v1.Mandates/List not implemented -> UNIMPLEMENTED",
+        c("dossier.v1.Events/Watch not implemented -> UNIMPLEMENTED",
           t.not_yet_implemented)
         c("oversized 5 MiB request -> RESOURCE_EXHAUSTED", t.oversized)
         c("health Check: '' and dossier.v1.Diag SERVING, unknown NOT_FOUND",

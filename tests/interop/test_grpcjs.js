@@ -263,13 +263,15 @@ async function unknownMethod() {
 
 async function notImplemented() {
   const id = (x) => x;
-  // dossier.v1.Mandates is declared but not implemented yet (the consent
-  // issue); when it is, pick another unimplemented method or drop this.
+  // dossier.v1.Events is declared but not implemented yet (the life
+  // events issue); when it is, pick another unimplemented method.
   await expectStatus(new Promise((resolve, reject) => {
-    generic.makeUnaryRequest('/dossier.v1.Mandates/List', id, id,
-      Buffer.alloc(0), { deadline: deadline(10000) }, (err, r) =>
-        err ? reject(err) : resolve(r));
-  }), S.UNIMPLEMENTED, 'Mandates/List');
+    const call = generic.makeServerStreamRequest('/dossier.v1.Events/Watch',
+      id, id, Buffer.alloc(0), { deadline: deadline(10000) });
+    call.on('data', () => {});
+    call.on('error', reject);
+    call.on('end', () => resolve(null));
+  }), S.UNIMPLEMENTED, 'Events/Watch');
 }
 
 async function oversized() {
@@ -393,7 +395,7 @@ async function main() {
   await check('cancellation mid-stream, then the server still answers',
     cancelMidStream);
   await check('unknown service/method -> UNIMPLEMENTED', unknownMethod);
-  await check('dossier.v1.Mandates/List not implemented -> UNIMPLEMENTED',
+  await check('dossier.v1.Events/Watch not implemented -> UNIMPLEMENTED',
     notImplemented);
   await check('oversized 5 MiB request -> RESOURCE_EXHAUSTED', oversized);
   await check("health Check: '' and dossier.v1.Diag SERVING, unknown NOT_FOUND",

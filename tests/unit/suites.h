@@ -18,6 +18,9 @@ Suite *suite_nir(void);
 Suite *suite_catalog(void);
 Suite *suite_store(void);
 Suite *suite_writer(void);
+Suite *suite_merkle(void);
+Suite *suite_audit(void);
+Suite *suite_policy(void);
 Suite *suite_integration(void);
 
 #endif
