@@ -897,13 +897,10 @@ audit_checkpoint_text(uint64_t tree_size, const uint8_t root[MERKLE_HASH_LEN],
     return (size_t)n;
 }
 
-/* Signs |cp|'s text into cp->signature.  Returns 0, ERR_KEY or -ENOMEM. */
-static int
-checkpoint_sign(struct audit *a, struct audit_checkpoint *cp)
+int
+audit_sign(struct audit *a, const void *msg, size_t len,
+           uint8_t sig[AUDIT_SIG_LEN])
 {
-    char text[AUDIT_CHECKPOINT_TEXT_MAX];
-    size_t len =
-        audit_checkpoint_text(cp->tree_size, cp->root, cp->time_ms, text);
     size_t siglen = AUDIT_SIG_LEN;
     EVP_MD_CTX *ctx;
     int rc = 0;
@@ -911,19 +908,29 @@ checkpoint_sign(struct audit *a, struct audit_checkpoint *cp)
     if ((ctx = EVP_MD_CTX_new()) == NULL)
         return -ENOMEM;
     if (EVP_DigestSignInit(ctx, NULL, NULL, NULL, a->key) != 1 ||
-        EVP_DigestSign(ctx, cp->signature, &siglen, (const uint8_t *)text,
-                       len) != 1 ||
+        EVP_DigestSign(ctx, sig, &siglen, msg, len) != 1 ||
         siglen != AUDIT_SIG_LEN) {
         unsigned long e = ERR_get_error();
-        char msg[256];
+        char text[256];
 
-        ERR_error_string_n(e, msg, sizeof(msg));
+        ERR_error_string_n(e, text, sizeof(text));
         ERR_clear_error();
-        log_warnx("cannot sign the audit checkpoint openssl=\"%s\"", msg);
+        log_warnx("cannot sign with the audit key openssl=\"%s\"", text);
         rc = ERR_KEY;
     }
     EVP_MD_CTX_free(ctx);
     return rc;
+}
+
+/* Signs |cp|'s text into cp->signature.  Returns 0, ERR_KEY or -ENOMEM. */
+static int
+checkpoint_sign(struct audit *a, struct audit_checkpoint *cp)
+{
+    char text[AUDIT_CHECKPOINT_TEXT_MAX];
+    size_t len =
+        audit_checkpoint_text(cp->tree_size, cp->root, cp->time_ms, text);
+
+    return audit_sign(a, text, len, cp->signature);
 }
 
 void

@@ -149,6 +149,15 @@ struct audit_checkpoint {
 int audit_open(struct store *s, struct writer *w, const char *key_file,
                const char *checkpoint_file, struct audit **out);
 
+/*
+ * Signs |len| bytes of |msg| with the audit key (Ed25519) into |sig|: the
+ * daemon's word on a checkpoint, and on the consent receipts people keep
+ * (verifiable with audit.pub).  Returns 0, ERR_KEY (logged) or -ENOMEM.
+ * Any thread (the key is read-only).
+ */
+int audit_sign(struct audit *a, const void *msg, size_t len,
+               uint8_t sig[AUDIT_SIG_LEN]);
+
 /* Wipes the key and frees |a|.  audit_close(NULL) is a no-op.  No call on
  * |a| may be running nor queued (stop the writer first). */
 void audit_close(struct audit *a);

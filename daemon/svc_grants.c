@@ -25,6 +25,7 @@
 #include "crypto.h"
 #include "dossier/v1/consents.pb-c.h"
 
+#include "audit.h"
 #include "call.h"
 #include "err.h"
 #include "log.h"
@@ -451,7 +452,7 @@ consent_granted(void *arg, int status)
     Dossier__V1__GrantConsentResponse resp =
         DOSSIER__V1__GRANT_CONSENT_RESPONSE__INIT;
     Dossier__V1__Consent *x = req->consent;
-    uint8_t digest[CRYPTO_HASH_LEN];
+    uint8_t digest[CRYPTO_HASH_LEN], signature[AUDIT_SIG_LEN];
     struct buf receipt;
     int rc;
 
@@ -469,7 +470,9 @@ consent_granted(void *arg, int status)
                  x->mandate_id[0] ? " mandate=" : "", x->mandate_id);
         if ((rc = receipt_make(x, &receipt)) != 0 ||
             (rc = crypto_sha256(buf_peek(&receipt), buf_size(&receipt),
-                                digest)) != 0) {
+                                digest)) != 0 ||
+            (rc = audit_sign(svc__ctx()->audit, buf_peek(&receipt),
+                             buf_size(&receipt), signature)) != 0) {
             /* Durable already: say so rather than hide the consent. */
             svc__fail(w->c, rc, "making the consent receipt");
         } else {
@@ -478,6 +481,8 @@ consent_granted(void *arg, int status)
             resp.receipt.len = buf_size(&receipt);
             resp.receipt_sha256.data = digest;
             resp.receipt_sha256.len = sizeof(digest);
+            resp.receipt_signature.data = signature;
+            resp.receipt_signature.len = sizeof(signature);
             svc__answer(w->c, &resp.base);
         }
     }

@@ -52,6 +52,7 @@ Run from the repository root, after make all asan:
 """
 
 import hashlib
+from cryptography.exceptions import InvalidSignature
 import importlib
 import os
 import random
@@ -906,9 +907,23 @@ def run_scopes(checks, w):
             len(r.receipt), r.receipt_sha256.hex()[:16]))
         for line in text.splitlines():
             print("#     " + line)
-        assert r.receipt_signature == b"", "signature not expected yet"
+        # The person can prove the receipt: Ed25519 by the audit key, whose
+        # public part is audit.pub.
+        from cryptography.hazmat.primitives.serialization import \
+            load_pem_public_key
+        pub = load_pem_public_key(
+            open(os.path.join(w.d.keys, "audit.pub"), "rb").read())
+        assert len(r.receipt_signature) == 64, "receipt is not signed"
+        pub.verify(r.receipt_signature, r.receipt)
+        forged = bytearray(r.receipt)
+        forged[-2] ^= 1
+        try:
+            pub.verify(r.receipt_signature, bytes(forged))
+            raise AssertionError("a changed receipt still verifies")
+        except InvalidSignature:
+            pass
     checks.run("scopes: the consent receipt is canonical text with its "
-               "SHA-256", receipt)
+               "SHA-256, signed by the audit key", receipt)
 
     def agency_lists():
         cpam = w.api("agency", "cpam-69")
