@@ -19,6 +19,7 @@
 #include "err.h"
 #include "keyring.h"
 #include "log.h"
+#include "retention.h"
 #include "rotate.h"
 #include "server.h"
 #include "store.h"
@@ -44,6 +45,7 @@ struct daemon_opts {
     char catalog[4096];      /* pieces.tsv */
     uint64_t map_size;       /* data store map size */
     uint64_t max_document;   /* largest document content */
+    uint32_t audit_retention_days; /* 0: keep entry bodies forever */
 };
 
 /* Everything started, in start order; stopped in reverse. */
@@ -61,6 +63,7 @@ struct daemon {
     struct vault *vault;
     struct rotate *rotate;
     struct audit *audit;
+    struct retention *retention;
 };
 
 static void
@@ -82,6 +85,9 @@ usage(FILE *f)
             ")\n"
             "  --map-size BYTES       data store size limit (default 1 GiB)\n"
             "  --max-document BYTES   largest document (default 50 MiB)\n"
+            "  --audit-retention DAYS empty audit entries older than this; "
+            "their\n"
+            "                         hashes stay (default 0: keep all)\n"
             "  --trust-domain NAME    SPIFFE trust domain (default "
             "dossier.test)\n"
             "  --max-message BYTES    largest gRPC message (default 4194304)\n"
@@ -171,6 +177,7 @@ enum {
     OPT_CATALOG,
     OPT_MAPSIZE,
     OPT_MAXDOC,
+    OPT_RETENTION,
     OPT_HELP,
 };
 
@@ -191,6 +198,7 @@ static const struct option long_opts[] = {
     {"catalog", required_argument, NULL, OPT_CATALOG},
     {"map-size", required_argument, NULL, OPT_MAPSIZE},
     {"max-document", required_argument, NULL, OPT_MAXDOC},
+    {"audit-retention", required_argument, NULL, OPT_RETENTION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -221,6 +229,10 @@ parse_args(int argc, char **argv, struct server_config *cfg,
         case OPT_MAPSIZE:
             ok = parse_u64(optarg, &v) && v >= (1u << 20) && v <= (1ull << 40);
             d->map_size = v;
+            break;
+        case OPT_RETENTION:
+            ok = parse_u64(optarg, &v) && v <= 36500;
+            d->audit_retention_days = (uint32_t)v;
             break;
         case OPT_MAXDOC:
             ok = parse_u64(optarg, &v) && v <= (1ull << 32);
@@ -361,6 +373,8 @@ daemon_open_data(struct daemon *d, const char *data_dir, uv_loop_t *loop)
         return -ENOMEM;
     /* A rotation interrupted by a stop resumes here. */
     rotate_start(d->rotate, d->keyring);
+    d->retention = retention_start(loop, d->writer, d->audit,
+                                   d->opts.audit_retention_days);
     return 0;
 }
 
@@ -368,6 +382,7 @@ static void
 daemon_close(struct daemon *d, uv_loop_t *loop)
 {
     rotate_free(d->rotate);
+    retention_stop(d->retention);
     if (d->writer != NULL)
         writer_free(d->writer); /* lets queued writes commit */
     uv_run(loop, UV_RUN_NOWAIT);
