@@ -57,7 +57,7 @@ DESC_SET := $(GEN)/descriptors.pb
 # framing, principals, TLS.
 COMMON_SRC := daemon/buf.c daemon/err.c daemon/log.c daemon/rpc.c \
 	daemon/principal.c daemon/tls.c daemon/crypto.c daemon/keyring.c \
-	daemon/nir.c
+	daemon/nir.c daemon/fsutil.c
 DAEMON_SRC := $(filter-out $(COMMON_SRC),$(wildcard daemon/*.c))
 ADMIN_SRC  := client/dossier_admin.c client/devpki.c
 UNIT_SRC   := $(wildcard tests/unit/test_*.c) tests/unit/testutil.c \

@@ -24,6 +24,7 @@
 #include <openssl/x509v3.h>
 
 #include "devpki.h"
+#include "fsutil.h"
 #include "err.h"
 
 #define SERIAL_BYTES 16
@@ -313,21 +314,6 @@ write_all(int fd, const char *p, size_t n)
     }
     return 0;
 }
-
-/* Makes the rename of a file in |dir| durable. */
-static int
-fsync_dir(const char *dir)
-{
-    int fd, rc = 0;
-
-    if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-        return -errno;
-    if (fsync(fd) != 0 && errno != EINVAL)
-        rc = -errno;
-    close(fd);
-    return rc;
-}
-
 /* Moves |tmp| to |path|.  Without |replace| the move fails with EEXIST
  * when |path| exists, atomically: renameat2(RENAME_NOREPLACE), or link
  * then unlink on file systems that lack it. */
@@ -425,7 +411,7 @@ file_write_atomic(const char *path, mode_t mode, bool replace, bool secret,
             rc = ERR_EXISTS;
         goto fail_tmp;
     }
-    rc = fsync_dir(dir);
+    rc = fsutil_sync_dir(dir);
     BIO_free(mem);
     return rc;
 fail_tmp:

@@ -35,6 +35,7 @@
 #include <openssl/x509.h>
 
 #include "audit.h"
+#include "fsutil.h"
 #include "crypto.h"
 #include "err.h"
 #include "internal/audit.pb-c.h"
@@ -996,29 +997,6 @@ cp_file_read(const char *path, uint64_t *size, uint8_t root[MERKLE_HASH_LEN])
     return 0;
 }
 
-static int
-fsync_dir_of(const char *path)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    int fd, rc = 0;
-
-    if (slash == NULL) {
-        strcpy(dir, ".");
-    } else {
-        size_t n = slash == path ? 1 : (size_t)(slash - path);
-
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-        return -errno;
-    if (fsync(fd) != 0)
-        rc = -errno;
-    close(fd);
-    return rc;
-}
-
 /* Replaces |path| by |len| bytes of |text|, atomically and durably.
  * Returns 0 or a negative errno (logged). */
 static int
@@ -1056,7 +1034,7 @@ cp_file_write(const char *path, const char *text, size_t len)
     if (rc != 0)
         unlink(tmp);
     else
-        rc = fsync_dir_of(path);
+        rc = fsutil_sync_parent(path);
 fail:
     if (rc != 0)
         log_warnx("cannot write the audit checkpoint file path=%s (%s)", path,

@@ -19,6 +19,7 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "fsutil.h"
 #include "keyring.h"
 #include "log.h"
 #include "nir.h"
@@ -434,31 +435,6 @@ done:
     OPENSSL_cleanse(msg, sizeof(msg));
     return rc;
 }
-
-/* Syncs the directory holding |path|, so a rename in it is durable. */
-static int
-sync_parent_dir(const char *path)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    size_t n;
-    int fd, rc = 0;
-
-    if (slash == NULL) {
-        strcpy(dir, ".");
-    } else {
-        n = slash == path ? 1 : (size_t)(slash - path);
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-        return -errno;
-    if (fsync(fd) != 0)
-        rc = -errno;
-    close(fd);
-    return rc;
-}
-
 /* Moves |from| to |to| unless |to| exists.  Returns 0 or -errno (-EEXIST
  * if |to| exists). */
 static int
@@ -547,7 +523,7 @@ keyring_generate_file(const char *path)
         goto fail;
     }
     tmp[0] = '\0';
-    if ((rc = sync_parent_dir(path)) != 0)
+    if ((rc = fsutil_sync_parent(path)) != 0)
         goto fail;
     OPENSSL_cleanse(key, sizeof(key));
     OPENSSL_cleanse(text, sizeof(text));
