@@ -96,6 +96,13 @@ svc__dossier(struct call *c, const char *dossier_id, enum policy_action act,
         call_finish(c, RPC_INVALID_ARGUMENT, "dossier_id: required");
         return ERR_INVALID;
     }
+    /* The entry names the dossier the call is about, allowed or not, so
+     * the person sees refused attempts on it too. */
+    if (target != NULL) {
+        char id[VAULT_ID_STR];
+        vault_id_format(target, id);
+        call_audit_set(c, CALL_AUDIT_DOSSIER, id);
+    }
     if (policy_check(who, act, target, have_own ? &own : NULL, &why) != 0)
         return svc__deny(c, act, target, why);
     return 0;
@@ -199,6 +206,7 @@ struct svc_decide {
      * the outcome and basis. */
     char action[128];
     char dossier[VAULT_ID_STR];
+    char object[96]; /* the document asked for, as noted by the handler */
     char chain[PRINCIPAL_URI_MAX + VAULT_ID_STR + 2];
 };
 
@@ -240,6 +248,7 @@ svc_decide_run(struct store_txn *t, void *arg)
     e.principal = op->who.uri;
     e.action = op->action;
     e.dossier_id = op->dossier;
+    e.object_id = op->object;
     e.purpose_code = op->purpose;
     e.case_reference = op->case_ref;
     e.on_behalf_of = "";
@@ -355,6 +364,8 @@ svc__decide(struct call *c, const struct policy_request *r, svc_decided_fn *fn,
             copy_str(op->action, sizeof(op->action), path);
     }
     vault_id_format(&r->person->id, op->dossier);
+    copy_str(op->object, sizeof(op->object),
+             call_audit_get(c, CALL_AUDIT_OBJECT));
     call_ref(c);
     rc = writer_submit(vault_writer(svc_context.vault), svc_decide_run,
                        svc_decide_done, op);

@@ -330,6 +330,7 @@ docs_get(struct call *c, const uint8_t *msg, size_t len)
     }
     /* Whether the document exists or not, the policy answers first: an
      * agency without consent learns nothing, not even that. */
+    call_audit_set(c, CALL_AUDIT_OBJECT, req->document_id);
     r.act = POLICY_DOC_READ;
     r.person = &s->p;
     r.objects = &s->obj;

@@ -155,6 +155,7 @@ enrol_done(void *arg, int status)
     } else {
         vault_id_format(&w->id, id);
         log_info("enrolled dossier=%s by=%s", id, call_principal(w->c)->uri);
+        call_audit_set(w->c, CALL_AUDIT_DOSSIER, id);
         resp.dossier_id = id;
         svc__answer(w->c, &resp.base);
     }
@@ -399,6 +400,7 @@ erase_done(void *arg, int status)
     char id[VAULT_ID_STR];
 
     vault_id_format(&w->id, id);
+    call_audit_set(w->c, CALL_AUDIT_DOSSIER, id);
     if (status == ERR_NOTFOUND) {
         call_finish(w->c, RPC_NOT_FOUND, "no such dossier");
     } else if (status != 0) {

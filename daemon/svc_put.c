@@ -332,6 +332,7 @@ put_finished(void *arg, int status)
                  "size=%lld by=%s",
                  id, m->document_id, m->version, m->type, (long long)m->size,
                  call_principal(c)->uri);
+        call_audit_set(c, CALL_AUDIT_OBJECT, m->document_id);
         resp.meta = (Dossier__V1__DocumentMeta *)m;
         svc__answer(c, &resp.base);
     }

@@ -63,6 +63,12 @@ START_TEST(test_consent)
 }
 END_TEST
 
+START_TEST(test_audit)
+{
+    run_script("/usr/bin/python3 tests/interop/test_audit.py");
+}
+END_TEST
+
 START_TEST(test_hostile_h2)
 {
     run_script("/usr/bin/python3 tests/interop/test_hostile.py");
@@ -83,6 +89,7 @@ suite_integration(void)
     tcase_add_test(tc, test_lifecycle);
     tcase_add_test(tc, test_dossier);
     tcase_add_test(tc, test_consent);
+    tcase_add_test(tc, test_audit);
     tcase_add_test(tc, test_hostile_h2);
     suite_add_tcase(s, tc);
     return s;

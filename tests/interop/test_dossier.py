@@ -1790,7 +1790,7 @@ def rotation_under_load(checks, pb, tmp, lmdb, base=100, during=300):
         ids = key_ids(lmdb, keystore)
         print("# once 'rotation complete' was logged, wrapped DEKs by "
               "master key id: %s" % ids)
-        # DAEMON BUG (left failing): an Enrol wraps its new DEK with the
+        # Regression (bug found by this test, fixed): an Enrol wraps its new DEK with the
         # keyring of the moment on the loop thread (vault_person_enrol),
         # and the writer thread stores it in the key store later
         # (vault_enrol_run).  Enrolments wrapped under master 1 before the
@@ -2052,7 +2052,7 @@ def full_store(checks, pb, tmp):
                    if c != SC.RESOURCE_EXHAUSTED]
             if bad:
                 print_log(d.log_since(mark), ("Put", "full", "error"), 6)
-            # DAEMON BUG (left failing): a put whose only chunk is written
+            # Regression (bug found by this test, fixed): a put whose only chunk is written
             # at half-close (content under 64 KiB, or the last partial
             # chunk) into a full store gets INTERNAL "internal error while
             # storing the document", log "failed while storing the

@@ -398,7 +398,7 @@ class T:
                              self.now + datetime.timedelta(days=30))
         self.expect_refused(tls_probe(self.d, crt, key))
 
-    # KNOWN DAEMON BUG (found 2026-11-22, build of that day): the five
+    # Regression (found 2026-11-22, fixed the same day): the five
     # identity cases below (no URI SAN, no SAN, foreign trust domain,
     # unknown kind, two URI SANs) are not refused in the TLS handshake.
     # The daemon completes it, sends SETTINGS and WINDOW_UPDATE, then
