@@ -54,12 +54,13 @@ PB_H     := $(PB_C:.c=.h)
 DESC_SET := $(GEN)/descriptors.pb
 
 # Shared by the daemon and the clients: buffers, errors, logging, gRPC
-# framing, principals, TLS.
+# framing, principals, TLS, Merkle tree math.
 COMMON_SRC := daemon/buf.c daemon/err.c daemon/log.c daemon/rpc.c \
 	daemon/principal.c daemon/tls.c daemon/crypto.c daemon/keyring.c \
-	daemon/nir.c daemon/fsutil.c
+	daemon/nir.c daemon/fsutil.c daemon/merkle.c
 DAEMON_SRC := $(filter-out $(COMMON_SRC),$(wildcard daemon/*.c))
 ADMIN_SRC  := client/dossier_admin.c client/devpki.c
+DOSSIER_SRC := client/dossier.c client/audit_verify.c
 UNIT_SRC   := $(wildcard tests/unit/test_*.c) tests/unit/testutil.c \
 	tests/check_main.c \
 	tests/check_integration.c
@@ -68,7 +69,7 @@ COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o) $(PB_C:$(GEN)/%.c=$(OBJ)/gen/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(OBJ)/%.o) $(OBJ)/daemon/descriptors.o
 
 .PHONY: all deps run check unit interop keys clean asan
-all: $(BIN)/dossierd $(BIN)/dossier-admin
+all: $(BIN)/dossierd $(BIN)/dossier-admin $(BIN)/dossier
 
 # --- dependencies ----------------------------------------------------------
 
@@ -117,12 +118,18 @@ $(OBJ)/daemon/descriptors.o: daemon/descriptors.S $(DESC_SET)
 	@mkdir -p $(dir $@)
 	$(CC) -c -I$(GEN) $< -o $@
 
-$(B)/libdossier-common.a: $(COMMON_OBJ)
-	ar rcs $@ $^
+# Rebuilt whole when its list changes (a module moved in from the daemon
+# has an object older than the archive).
+$(B)/libdossier-common.a: $(COMMON_OBJ) Makefile
+	rm -f $@
+	ar rcs $@ $(COMMON_OBJ)
 $(BIN)/dossierd: $(DAEMON_OBJ) $(B)/libdossier-common.a
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 $(BIN)/dossier-admin: $(ADMIN_SRC:%.c=$(OBJ)/%.o) $(B)/libdossier-common.a
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+$(BIN)/dossier: $(DOSSIER_SRC:%.c=$(OBJ)/%.o) $(B)/libdossier-common.a
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 

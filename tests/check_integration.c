@@ -69,6 +69,12 @@ START_TEST(test_audit)
 }
 END_TEST
 
+START_TEST(test_audit_verify)
+{
+    run_script("/usr/bin/python3 tests/interop/test_verify.py");
+}
+END_TEST
+
 START_TEST(test_hostile_h2)
 {
     run_script("/usr/bin/python3 tests/interop/test_hostile.py");
@@ -90,6 +96,7 @@ suite_integration(void)
     tcase_add_test(tc, test_dossier);
     tcase_add_test(tc, test_consent);
     tcase_add_test(tc, test_audit);
+    tcase_add_test(tc, test_audit_verify);
     tcase_add_test(tc, test_hostile_h2);
     suite_add_tcase(s, tc);
     return s;
