@@ -616,8 +616,32 @@ filter_match(const struct audit_filter *f, const AuditEntry *e)
            (f->until_ms == 0 || e->time_unix_ms < f->until_ms);
 }
 
+static int query_step(struct audit_query *q, uint32_t max_scan,
+                      AuditEntry **out, struct buf *raw);
+
 int
 audit_query_next(struct audit_query *q, uint32_t max_scan, AuditEntry **out)
+{
+    return query_step(q, max_scan, out, NULL);
+}
+
+int
+audit_query_next_raw(struct audit_query *q, uint32_t max_scan,
+                     struct buf *raw)
+{
+    AuditEntry *e = NULL;
+    int rc = query_step(q, max_scan, &e, raw);
+
+    if (e != NULL)
+        dossier__v1__audit_entry__free_unpacked(e, NULL);
+    return rc;
+}
+
+/* The scan behind both: the next matching entry, unpacked into |*out|,
+ * and its stored bytes appended to |raw| when not NULL. */
+static int
+query_step(struct audit_query *q, uint32_t max_scan, AuditEntry **out,
+           struct buf *raw)
 {
     struct store_entry se;
     uint8_t key[8];
@@ -651,15 +675,23 @@ audit_query_next(struct audit_query *q, uint32_t max_scan, AuditEntry **out)
         if ((rc = record_decode(index, se.val, se.val_len, &r)) != 0)
             return rc;
         rc = record_entry(r, index, &e);
+        if (rc == 0 && filter_match(q->f, e)) {
+            /* The exact bytes the leaf hash covers, for verifiers. */
+            if (raw != NULL)
+                rc = buf_append(raw, r->entry.data, r->entry.len);
+            dossier__internal__audit_record__free_unpacked(r, NULL);
+            if (rc != 0) {
+                dossier__v1__audit_entry__free_unpacked(e, NULL);
+                return rc;
+            }
+            *out = e;
+            return 0;
+        }
         dossier__internal__audit_record__free_unpacked(r, NULL);
         if (rc == ERR_EXPIRED)
             continue;
         if (rc != 0)
             return rc;
-        if (filter_match(q->f, e)) {
-            *out = e;
-            return 0;
-        }
         dossier__v1__audit_entry__free_unpacked(e, NULL);
     }
 }

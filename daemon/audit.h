@@ -54,6 +54,7 @@
 #include <uv.h>
 
 #include "dossier/v1/audit.pb-c.h"
+#include "buf.h"
 #include "merkle.h"
 #include "writer.h"
 
@@ -282,6 +283,15 @@ int audit_query_open(struct audit *a, struct store_txn *txn, uint64_t start,
  */
 int audit_query_next(struct audit_query *q, uint32_t max_scan,
                      Dossier__V1__AuditEntry **out);
+
+/*
+ * As audit_query_next, but appends the matching entry's stored bytes (the
+ * serialized dossier.v1.AuditEntry its leaf hash covers) to |raw| instead
+ * of returning it unpacked: what the Query service streams, so that a
+ * verifier hashes exactly what the log hashed.  Same returns.
+ */
+int audit_query_next_raw(struct audit_query *q, uint32_t max_scan,
+                         struct buf *raw);
 
 /* The index the next audit_query_next will look at first. */
 uint64_t audit_query_position(const struct audit_query *q);
