@@ -63,43 +63,6 @@ put(const char *content, size_t len)
     close(fd);
 }
 
-/* stderr captured into a file, to check the log lines. */
-static int saved_stderr = -1;
-static char capture_path[128];
-
-static void
-capture_begin(void)
-{
-    int fd;
-
-    snprintf(capture_path, sizeof(capture_path), "%s/log-XXXXXX", base);
-    fd = mkstemp(capture_path);
-    ck_assert_int_ge(fd, 0);
-    fflush(stderr);
-    saved_stderr = dup(STDERR_FILENO);
-    dup2(fd, STDERR_FILENO);
-    close(fd);
-}
-
-static const char *
-capture_end(void)
-{
-    static char text[8192];
-    int fd;
-    ssize_t n;
-
-    fflush(stderr);
-    dup2(saved_stderr, STDERR_FILENO);
-    close(saved_stderr);
-    fd = open(capture_path, O_RDONLY);
-    ck_assert_int_ge(fd, 0);
-    n = read(fd, text, sizeof(text) - 1);
-    close(fd);
-    unlink(capture_path);
-    text[n > 0 ? n : 0] = '\0';
-    return text;
-}
-
 /* The default catalogue, found from the top of the source tree. */
 static void
 default_path(char *out, size_t n)
@@ -332,9 +295,9 @@ START_TEST(test_catalog_bad_files)
         int rc;
 
         put(cases[i].text, cases[i].len ? cases[i].len : strlen(cases[i].text));
-        capture_begin();
+        testutil_capture_begin(base);
         rc = catalog_load(file, &cat);
-        log = capture_end();
+        log = testutil_capture_end();
         ck_assert_msg(rc == ERR_CONFIG, "case %zu: %d", i, rc);
         ck_assert_ptr_null(cat);
         snprintf(want, sizeof(want), "%s %s", file, cases[i].want);
@@ -358,30 +321,30 @@ START_TEST(test_catalog_long_line_and_big_file)
     memcpy(big, "a\tA\tx\tnone\nb\tB\tx\t", 17);
     big[5017] = '\n';
     put(big, 5018);
-    capture_begin();
+    testutil_capture_begin(base);
     ck_assert_int_eq(catalog_load(file, &cat), ERR_CONFIG);
-    log = capture_end();
+    log = testutil_capture_end();
     ck_assert_ptr_nonnull(strstr(log, "line 2: longer than 4096 bytes"));
 
     /* Over 1 MiB, refused before parsing. */
     put(big, n);
-    capture_begin();
+    testutil_capture_begin(base);
     ck_assert_int_eq(catalog_load(file, &cat), ERR_CONFIG);
-    log = capture_end();
+    log = testutil_capture_end();
     ck_assert_ptr_nonnull(strstr(log, "larger than"));
     free(big);
 
     /* Not there. */
-    capture_begin();
+    testutil_capture_begin(base);
     ck_assert_int_eq(catalog_load("/nonexistent/pieces.tsv", &cat), ERR_CONFIG);
-    log = capture_end();
+    log = testutil_capture_end();
     ck_assert_ptr_nonnull(strstr(log, "/nonexistent/pieces.tsv"));
     ck_assert_ptr_null(cat);
 
     /* A directory. */
-    capture_begin();
+    testutil_capture_begin(base);
     ck_assert_int_eq(catalog_load(dir, &cat), ERR_CONFIG);
-    capture_end();
+    testutil_capture_end();
 }
 END_TEST
 

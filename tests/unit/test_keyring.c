@@ -101,44 +101,6 @@ dir_entries(void)
     return n;
 }
 
-/* stderr captured into a file, to check the log lines. */
-static int saved_stderr = -1;
-static char capture_path[128];
-
-static void
-capture_begin(void)
-{
-    int fd;
-
-    snprintf(capture_path, sizeof(capture_path), "%s/log-XXXXXX", base);
-    fd = mkstemp(capture_path);
-    ck_assert_int_ge(fd, 0);
-    fflush(stderr);
-    saved_stderr = dup(STDERR_FILENO);
-    dup2(fd, STDERR_FILENO);
-    close(fd);
-}
-
-/* Returns what was logged since capture_begin (static storage). */
-static const char *
-capture_end(void)
-{
-    static char text[8192];
-    int fd;
-    ssize_t n;
-
-    fflush(stderr);
-    dup2(saved_stderr, STDERR_FILENO);
-    close(saved_stderr);
-    fd = open(capture_path, O_RDONLY);
-    ck_assert_int_ge(fd, 0);
-    n = read(fd, text, sizeof(text) - 1);
-    close(fd);
-    unlink(capture_path);
-    text[n > 0 ? n : 0] = '\0';
-    return text;
-}
-
 /* Loads |dir| expecting failure |want|; returns the log. */
 static const char *
 load_fails(int want)
@@ -147,9 +109,9 @@ load_fails(int want)
     const char *log;
     int rc;
 
-    capture_begin();
+    testutil_capture_begin(base);
     rc = keyring_load(dir, &kr);
-    log = capture_end();
+    log = testutil_capture_end();
     ck_assert_msg(rc == want, "keyring_load: %d, want %d; log: %s", rc, want,
                   log);
     ck_assert_ptr_null(kr);
@@ -185,9 +147,9 @@ START_TEST(test_keyring_generate_file)
 
     /* Never overwritten, and no temporary file is left behind. */
     put("pepper.key", key_hex, 0600);
-    capture_begin();
+    testutil_capture_begin(base);
     ck_assert_int_eq(keyring_generate_file(path_of("pepper.key")), ERR_EXISTS);
-    ck_assert_ptr_nonnull(strstr(capture_end(), "pepper.key"));
+    ck_assert_ptr_nonnull(strstr(testutil_capture_end(), "pepper.key"));
     fd = open(path_of("pepper.key"), O_RDONLY);
     n = read(fd, text, sizeof(text));
     close(fd);
@@ -209,10 +171,10 @@ START_TEST(test_keyring_generate_file)
         ck_assert(memcmp(a, b, 64) != 0);
     }
     /* A directory that does not exist: an errno, nothing left behind. */
-    capture_begin();
+    testutil_capture_begin(base);
     ck_assert_int_eq(keyring_generate_file(path_of("nodir/master-1.key")),
                      -ENOENT);
-    ck_assert_ptr_nonnull(strstr(capture_end(), "nodir/master-1.key"));
+    ck_assert_ptr_nonnull(strstr(testutil_capture_end(), "nodir/master-1.key"));
     ck_assert_uint_eq(dir_entries(), 3);
 }
 END_TEST
@@ -369,10 +331,10 @@ START_TEST(test_keyring_missing_keys)
     {
         struct keyring *kr = NULL;
 
-        capture_begin();
+        testutil_capture_begin(base);
         ck_assert_int_eq(keyring_load("/nonexistent/dossier-keys", &kr),
                          ERR_KEY);
-        ck_assert_ptr_nonnull(strstr(capture_end(), "/nonexistent"));
+        ck_assert_ptr_nonnull(strstr(testutil_capture_end(), "/nonexistent"));
         ck_assert_ptr_null(kr);
     }
 }
@@ -452,7 +414,7 @@ START_TEST(test_keyring_unwrap_tampered)
     memcpy(wrapped, buf_peek(&w), sizeof(wrapped));
     buf_free(&w);
 
-    capture_begin();
+    testutil_capture_begin(base);
     for (size_t i = 0; i < sizeof(wrapped); i++) {
         int rc;
 
@@ -466,7 +428,7 @@ START_TEST(test_keyring_unwrap_tampered)
             ck_assert_msg(rc == ERR_CORRUPT, "byte %zu: %d", i, rc);
         wrapped[i] ^= 0x01;
     }
-    capture_end();
+    testutil_capture_end();
 
     /* Relabelled with the other loaded key's id: that key cannot open it,
      * and the id is bound in the additional data anyway. */
@@ -516,20 +478,20 @@ START_TEST(test_keyring_rotation_and_unknown_key)
         keyring_wrapped_key_id(buf_peek(&fresh), buf_size(&fresh)), 2);
 
     /* The old keyring does not know key 2. */
-    capture_begin();
+    testutil_capture_begin(base);
     ck_assert_int_eq(keyring_unwrap_dek(kr1, person_b, 16, buf_peek(&fresh),
                                         buf_size(&fresh), back),
                      ERR_KEY);
-    log = capture_end();
+    log = testutil_capture_end();
     ck_assert_ptr_nonnull(strstr(log, "master key 2"));
 
     unlink(path_of("master-1.key"));
     kr3 = load_ok();
-    capture_begin();
+    testutil_capture_begin(base);
     ck_assert_int_eq(keyring_unwrap_dek(kr3, person_b, 16, buf_peek(&old),
                                         buf_size(&old), back),
                      ERR_KEY);
-    capture_end();
+    testutil_capture_end();
     ck_assert_int_eq(keyring_unwrap_dek(kr3, person_b, 16, buf_peek(&fresh),
                                         buf_size(&fresh), back),
                      0);

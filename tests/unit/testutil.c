@@ -1,10 +1,12 @@
 /*
  * testutil.c -- helpers shared by the unit suites (see testutil.h).
  */
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -34,4 +36,40 @@ void
 testutil_rmtree(const char *path)
 {
     nftw(path, testutil_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int saved_stderr = -1;
+static char capture_path[4096];
+
+void
+testutil_capture_begin(const char *dir)
+{
+    int fd;
+
+    snprintf(capture_path, sizeof(capture_path), "%s/log-XXXXXX", dir);
+    fd = mkstemp(capture_path);
+    ck_assert_int_ge(fd, 0);
+    fflush(stderr);
+    saved_stderr = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+}
+
+const char *
+testutil_capture_end(void)
+{
+    static char text[8192];
+    int fd;
+    ssize_t n;
+
+    fflush(stderr);
+    dup2(saved_stderr, STDERR_FILENO);
+    close(saved_stderr);
+    fd = open(capture_path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    n = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    unlink(capture_path);
+    text[n > 0 ? n : 0] = '\0';
+    return text;
 }

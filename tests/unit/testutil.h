@@ -18,4 +18,10 @@ void testutil_mkdtemp(char *out, size_t size, const char *parent,
 /* Removes |path| and everything below it; silent if it is gone. */
 void testutil_rmtree(const char *path);
 
+/* Sends stderr (the daemon's log lines) to a file in |dir| until
+ * testutil_capture_end(), which restores it and returns what was written
+ * (static storage, up to 8 KiB), so a test can check a log line. */
+void testutil_capture_begin(const char *dir);
+const char *testutil_capture_end(void);
+
 #endif
