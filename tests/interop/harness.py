@@ -28,6 +28,13 @@ import tempfile
 import time
 import traceback
 
+# The tests start and kill daemons (fork + exec) while grpcio's threads
+# run.  grpcio 1.51's fork handlers then sometimes abort the test process
+# ("thread_pool.cc: assertion failed: state_ == State::kRunning", seen in
+# a CI run of test_audit.py).  We never use grpc in a forked child, so the
+# handlers are not needed: turn them off before grpc is imported.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 TOP = os.path.abspath(os.environ.get(
     "DOSSIER_TOP",
     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")))
