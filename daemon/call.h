@@ -6,8 +6,11 @@
  * and enforces its deadline; handlers only see whole request messages and
  * answer with whole response messages and a final status.  All of it runs
  * on the loop thread.  A handler that needs to block (disk, heavy crypto)
- * takes a reference with call_ref(), does its work off the loop with
- * uv_queue_work(), and comes back on the loop to send and finish.
+ * takes a reference with call_ref(), does its work off the loop (a writer
+ * operation, writer.h, for anything that writes; uv_queue_work() for the
+ * rest), and comes back on the loop to send and finish.  Calls of the
+ * dossier services are recorded in the audit log before their answer
+ * leaves (enum call_audit_mode below).
  *
  * Lifetime: a call lives until its stream is closed *and* every reference
  * is dropped.  Once the stream is gone (peer reset, deadline, connection
@@ -168,7 +171,11 @@ void call_pause_recv(struct call *c, bool pause);
  * Ends the call: queued messages are sent, then trailers carrying
  * |status| and, if |fmt| is not NULL, the formatted message (percent-
  * encoded on the wire; say what is wrong, never a path or a secret).
- * Returns 0 or -ECANCELED.  After it, call_send() returns -ECANCELED.
+ * When the method's audit mode asks for an entry, the answer waits until
+ * that entry is durable; if it cannot be made durable, an OK answer is
+ * replaced by UNAVAILABLE (RESOURCE_EXHAUSTED when the store is full) and
+ * its queued messages are dropped.  Returns 0 or -ECANCELED.  After it,
+ * call_send() returns -ECANCELED.
  */
 int call_finish(struct call *c, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
