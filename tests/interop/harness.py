@@ -236,15 +236,15 @@ class Daemon:
             self.port = free_port()
             self.log_path = _new_log_path(self.tmp)
             self._log = open(self.log_path, "wb")
-            argv = [exe, "--listen", self.addr, "--keys", self.keys,
-                    "--data", self.data]
+            argv = _DIE_WITH_PARENT + [exe, "--listen", self.addr,
+                                       "--keys", self.keys, "--data",
+                                       self.data]
             if self.diag:
                 argv.append("--diag")
             argv += self.extra_args
             self.proc = subprocess.Popen(argv, cwd=TOP, env=env,
                                          stdin=subprocess.DEVNULL,
-                                         stdout=self._log, stderr=self._log,
-                                         preexec_fn=_die_with_parent)
+                                         stdout=self._log, stderr=self._log)
             try:
                 self._wait_ready()
                 self._start_sampler()
@@ -480,15 +480,14 @@ def _new_log_path(d):
     return os.path.join(d, "dossierd-%d.log" % n)
 
 
-def _die_with_parent():
-    """In the child before exec: if the test process dies (killed by a
-    runner's timeout), the daemon gets SIGKILL instead of lingering."""
-    try:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+# If the test process dies (killed by a runner's timeout), the daemon gets
+# SIGKILL instead of lingering.  Done by util-linux's setpriv, which execs
+# the daemon in place (same pid), rather than by a preexec_fn: Python code
+# between fork and exec in a process where grpcio's threads run can hang or
+# crash the child before the daemon even starts (seen in CI: a refused
+# start with an empty log).
+_SETPRIV = shutil.which("setpriv")
+_DIE_WITH_PARENT = [_SETPRIV, "--pdeathsig", "KILL", "--"] if _SETPRIV else []
 
 
 def _indent(text):
