@@ -25,7 +25,8 @@ DEB_BUILD := build-essential pkg-config libuv1-dev liblmdb-dev \
 DEB_TEST  := python3 python3-grpcio python3-protobuf python3-cryptography \
 	python3-lmdb \
 	nghttp2-client \
-	nghttp2-server valgrind
+	nghttp2-server valgrind \
+	clang libclang-rt-14-dev
 
 PKGS     := libuv lmdb libprotobuf-c openssl libnghttp2
 CC       ?= cc
@@ -173,8 +174,12 @@ tests/interop/node_modules/.stamp: tests/interop/package.json \
 
 # make check ends with libcheck's summary line: the integration scripts
 # run as test cases of the same libcheck runner as the unit tests.
-check: all keys asan $(BIN)/unit-tests tests/interop/node_modules/.stamp
+check: all keys asan $(BIN)/unit-tests tests/interop/node_modules/.stamp \
+		fuzz-build
+	@FZ=$(FZ) bash tests/fuzz/run.sh $(FUZZ_CHECK_SECONDS) $(FUZZERS)
 	DOSSIER_TOP=$(CURDIR) $(BIN)/unit-tests
+
+include mk/fuzz.mk
 
 unit: $(BIN)/unit-tests
 	DOSSIER_UNIT_ONLY=1 $(BIN)/unit-tests
