@@ -56,3 +56,6 @@ fuzz: fuzz-build
 	@FZ=$(FZ) bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
 
 -include $(shell find $(FZ_OBJ) -name '*.d' 2>/dev/null)
+
+# Keep the harness objects (make would remove them as intermediates).
+.SECONDARY: $(FUZZ_SRC:%.c=$(FZ_OBJ)/%.o)
