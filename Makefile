@@ -58,7 +58,7 @@ DESC_SET := $(GEN)/descriptors.pb
 # framing, principals, TLS, Merkle tree math.
 COMMON_SRC := daemon/buf.c daemon/err.c daemon/log.c daemon/rpc.c \
 	daemon/principal.c daemon/tls.c daemon/crypto.c daemon/keyring.c \
-	daemon/nir.c daemon/fsutil.c daemon/merkle.c
+	daemon/nir.c daemon/fsutil.c daemon/merkle.c daemon/config.c
 DAEMON_SRC := $(filter-out $(COMMON_SRC),$(wildcard daemon/*.c))
 ADMIN_SRC  := client/dossier_admin.c client/devpki.c
 DOSSIER_SRC := client/dossier.c client/audit_verify.c

@@ -1,7 +1,7 @@
 /*
  * main.c -- dossierd: command line, start-up and shut-down.
  *
- * Reads the options, builds the server, registers the services and runs
+ * Reads the options (config.c: the file, then the command line), builds the server, registers the services and runs
  * the loop until a drain completes.  Everything else lives in its module.
  */
 #include <errno.h>
@@ -16,6 +16,7 @@
 
 #include "audit.h"
 #include "catalog.h"
+#include "config.h"
 #include "err.h"
 #include "keyring.h"
 #include "log.h"
@@ -70,9 +71,16 @@ static void
 usage(FILE *f)
 {
     fprintf(f,
-            "usage: dossierd [options]\n"
-            "utilisation : dossierd [options]\n"
+            "usage: dossierd [--config FILE] [--check-config] [options]\n"
+            "utilisation : dossierd [--config FICHIER] [--check-config] "
+            "[options]\n"
             "\n"
+            "  --config FILE          read the options from FILE "
+            "(dossierd.conf(5));\n"
+            "                         the options below override it\n"
+            "  --check-config         check the configuration, print each "
+            "error as\n"
+            "                         FILE:LINE: reason, and exit (0: valid)\n"
             "  --listen HOST:PORT     address to serve (default 127.0.0.1:7443)\n"
             "  --keys DIR             take server.crt, server.key and ca.crt "
             "from DIR\n"
@@ -83,236 +91,165 @@ usage(FILE *f)
             "  --keystore DIR         data-key store (default KEYS/keystore)\n"
             "  --catalog FILE         document types (default " CATALOG_DEFAULT
             ")\n"
-            "  --map-size BYTES       data store size limit (default 1 GiB)\n"
-            "  --max-document BYTES   largest document (default 50 MiB)\n"
+            "  --map-size BYTES       data store size limit (default 1G)\n"
+            "  --max-document BYTES   largest document (default 50M)\n"
             "  --audit-retention DAYS empty audit entries older than this; "
             "their\n"
             "                         hashes stay (default 0: keep all)\n"
             "  --trust-domain NAME    SPIFFE trust domain (default "
             "dossier.test)\n"
-            "  --max-message BYTES    largest gRPC message (default 4194304)\n"
+            "  --max-message BYTES    largest gRPC message (default 4M)\n"
+            "  --max-streams N        concurrent calls per connection "
+            "(default 100)\n"
+            "  --max-connections N    open connections (default 20000)\n"
+            "  --max-header-list BYTES request headers (default 16K)\n"
             "  --drain-timeout MS     time given to calls on SIGTERM "
             "(default 10000)\n"
             "  --handshake-timeout MS time from accept to the HTTP/2 preface "
             "(default 10000)\n"
             "  --log-level LEVEL      error, warn, info or debug\n"
             "  --diag                 serve dossier.v1.Diag (transport "
-            "checks)\n");
+            "checks)\n"
+            "BYTES take a K, M or G suffix.  See dossierd(8).\n");
 }
 
-/* Copies |src| into the fixed-size |dst|; false if it does not fit. */
-static bool
-copy_opt(char *dst, size_t size, const char *src)
-{
-    size_t n = strlen(src);
+enum { OPT_SET = 256, OPT_CONFIG, OPT_CHECK, OPT_HELP };
 
-    if (n >= size)
-        return false;
-    memcpy(dst, src, n + 1);
-    return true;
-}
-
-static bool
-parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool
-parse_listen(const char *s, struct server_config *cfg)
-{
-    const char *colon = strrchr(s, ':');
-    uint64_t port;
-    size_t hlen;
-
-    if (colon == NULL || !parse_u64(colon + 1, &port) || port == 0 ||
-        port > 65535)
-        return false;
-    hlen = (size_t)(colon - s);
-    if (hlen > 1 && s[0] == '[' && s[hlen - 1] == ']') {
-        s++;
-        hlen -= 2;
-    }
-    if (hlen == 0 || hlen >= sizeof(cfg->listen_host))
-        return false;
-    memcpy(cfg->listen_host, s, hlen);
-    cfg->listen_host[hlen] = '\0';
-    cfg->listen_port = (int)port;
-    return true;
-}
-
-static bool
-keys_dir(struct server_config *cfg, const char *dir)
-{
-    return snprintf(cfg->cert_file, sizeof(cfg->cert_file), "%s/server.crt",
-                    dir) < (int)sizeof(cfg->cert_file) &&
-           snprintf(cfg->key_file, sizeof(cfg->key_file), "%s/server.key",
-                    dir) < (int)sizeof(cfg->key_file) &&
-           snprintf(cfg->ca_file, sizeof(cfg->ca_file), "%s/ca.crt", dir) <
-               (int)sizeof(cfg->ca_file);
-}
-
-enum {
-    OPT_LISTEN = 256,
-    OPT_KEYS,
-    OPT_CERT,
-    OPT_KEY,
-    OPT_CA,
-    OPT_DATA,
-    OPT_TRUST,
-    OPT_MAXMSG,
-    OPT_DRAIN,
-    OPT_HANDSHAKE,
-    OPT_LOG,
-    OPT_DIAG,
-    OPT_KEYSTORE,
-    OPT_CATALOG,
-    OPT_MAPSIZE,
-    OPT_MAXDOC,
-    OPT_RETENTION,
-    OPT_HELP,
-};
-
+/* Every option of config.c's table, by its command-line name. */
 static const struct option long_opts[] = {
-    {"listen", required_argument, NULL, OPT_LISTEN},
-    {"keys", required_argument, NULL, OPT_KEYS},
-    {"cert", required_argument, NULL, OPT_CERT},
-    {"key", required_argument, NULL, OPT_KEY},
-    {"ca", required_argument, NULL, OPT_CA},
-    {"data", required_argument, NULL, OPT_DATA},
-    {"trust-domain", required_argument, NULL, OPT_TRUST},
-    {"max-message", required_argument, NULL, OPT_MAXMSG},
-    {"drain-timeout", required_argument, NULL, OPT_DRAIN},
-    {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE},
-    {"log-level", required_argument, NULL, OPT_LOG},
-    {"diag", no_argument, NULL, OPT_DIAG},
-    {"keystore", required_argument, NULL, OPT_KEYSTORE},
-    {"catalog", required_argument, NULL, OPT_CATALOG},
-    {"map-size", required_argument, NULL, OPT_MAPSIZE},
-    {"max-document", required_argument, NULL, OPT_MAXDOC},
-    {"audit-retention", required_argument, NULL, OPT_RETENTION},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"check-config", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, OPT_HELP},
+    {"listen", required_argument, NULL, OPT_SET},
+    {"trust-domain", required_argument, NULL, OPT_SET},
+    {"diag", no_argument, NULL, OPT_SET},
+    {"keys", required_argument, NULL, OPT_SET},
+    {"cert", required_argument, NULL, OPT_SET},
+    {"key", required_argument, NULL, OPT_SET},
+    {"ca", required_argument, NULL, OPT_SET},
+    {"data", required_argument, NULL, OPT_SET},
+    {"keystore", required_argument, NULL, OPT_SET},
+    {"catalog", required_argument, NULL, OPT_SET},
+    {"map-size", required_argument, NULL, OPT_SET},
+    {"max-document", required_argument, NULL, OPT_SET},
+    {"max-message", required_argument, NULL, OPT_SET},
+    {"max-streams", required_argument, NULL, OPT_SET},
+    {"max-connections", required_argument, NULL, OPT_SET},
+    {"max-header-list", required_argument, NULL, OPT_SET},
+    {"handshake-timeout", required_argument, NULL, OPT_SET},
+    {"drain-timeout", required_argument, NULL, OPT_SET},
+    {"audit-retention", required_argument, NULL, OPT_SET},
+    {"log-level", required_argument, NULL, OPT_SET},
     {NULL, 0, NULL, 0},
 };
 
-static int
-parse_args(int argc, char **argv, struct server_config *cfg,
-           struct daemon_opts *d)
+/* Prints every error of a configuration file as FILE:LINE: reason. */
+static void
+print_config_errors(const char *path, const struct config_errors *errs)
 {
-    uint64_t v;
-    int opt, lvl;
-    bool ok;
+    size_t i, kept = errs->count < CONFIG_MAX_ERRORS ? errs->count
+                                                     : CONFIG_MAX_ERRORS;
 
-    while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
-        switch (opt) {
-        case OPT_LISTEN:
-            ok = parse_listen(optarg, cfg);
-            break;
-        case OPT_KEYS:
-            ok = keys_dir(cfg, optarg) &&
-                 copy_opt(d->keys_dir, sizeof(d->keys_dir), optarg);
-            break;
-        case OPT_KEYSTORE:
-            ok = copy_opt(d->keystore_dir, sizeof(d->keystore_dir), optarg);
-            break;
-        case OPT_CATALOG:
-            ok = copy_opt(d->catalog, sizeof(d->catalog), optarg);
-            break;
-        case OPT_MAPSIZE:
-            ok = parse_u64(optarg, &v) && v >= (1u << 20) && v <= (1ull << 40);
-            d->map_size = v;
-            break;
-        case OPT_RETENTION:
-            ok = parse_u64(optarg, &v) && v <= 36500;
-            d->audit_retention_days = (uint32_t)v;
-            break;
-        case OPT_MAXDOC:
-            ok = parse_u64(optarg, &v) && v <= (1ull << 32);
-            d->max_document = v;
-            break;
-        case OPT_CERT:
-            ok = copy_opt(cfg->cert_file, sizeof(cfg->cert_file), optarg);
-            break;
-        case OPT_KEY:
-            ok = copy_opt(cfg->key_file, sizeof(cfg->key_file), optarg);
-            break;
-        case OPT_CA:
-            ok = copy_opt(cfg->ca_file, sizeof(cfg->ca_file), optarg);
-            break;
-        case OPT_DATA:
-            ok = copy_opt(cfg->data_dir, sizeof(cfg->data_dir), optarg);
-            break;
-        case OPT_TRUST:
-            ok = copy_opt(cfg->trust_domain, sizeof(cfg->trust_domain),
-                          optarg);
-            break;
-        case OPT_MAXMSG:
-            ok = parse_u64(optarg, &v) && v >= 1024 && v <= (1u << 30);
-            cfg->max_message = (size_t)v;
-            break;
-        case OPT_DRAIN:
-            ok = parse_u64(optarg, &v) && v <= 3600 * 1000;
-            cfg->drain_timeout_ms = v;
-            break;
-        case OPT_HANDSHAKE:
-            ok = parse_u64(optarg, &v) && v >= 100 && v <= 600 * 1000;
-            cfg->handshake_timeout_ms = v;
-            break;
-        case OPT_LOG:
-            ok = (lvl = log_level_parse(optarg)) >= 0;
-            if (ok)
-                log_set_level((enum log_level)lvl);
-            break;
-        case OPT_DIAG:
-            cfg->diag = ok = true;
-            break;
-        case OPT_HELP:
+    for (i = 0; i < kept; i++) {
+        if (errs->list[i].line == 0)
+            fprintf(stderr, "%s: %s\n", path, errs->list[i].reason);
+        else
+            fprintf(stderr, "%s:%u: %s\n", path, errs->list[i].line,
+                    errs->list[i].reason);
+    }
+    if (errs->count > kept)
+        fprintf(stderr, "%s: %zu more errors / %zu autres erreurs\n", path,
+                errs->count - kept, errs->count - kept);
+}
+
+/*
+ * Builds |c| from the defaults, the file given by --config and the other
+ * options, in that order (the command line overrides the file).  Sets
+ * |*check| for --check-config.  Returns 0 or ERR_CONFIG, the errors
+ * printed.
+ */
+static int
+parse_args(int argc, char **argv, struct config *c, bool *check)
+{
+    struct config_errors errs;
+    const char *file = NULL;
+    char reason[256];
+    int opt, idx, rc = 0;
+
+    /* First pass: only --config, --check-config and --help. */
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", long_opts, &idx)) != -1) {
+        if (opt == OPT_CONFIG)
+            file = optarg;
+        else if (opt == OPT_CHECK)
+            *check = true;
+        else if (opt == OPT_HELP) {
             usage(stdout);
             exit(0);
-        default:
+        }
+    }
+    if (file != NULL && config_load(file, c, &errs) != 0) {
+        print_config_errors(file, &errs);
+        rc = ERR_CONFIG;
+    }
+    /* Second pass: the options override the file. */
+    opterr = 1;
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "", long_opts, &idx)) != -1) {
+        if (opt == OPT_CONFIG || opt == OPT_CHECK)
+            continue;
+        if (opt != OPT_SET) {
             usage(stderr);
             return ERR_CONFIG;
         }
-        if (!ok) {
-            fprintf(stderr,
-                    "dossierd: bad value for --%s: %s\n"
-                    "dossierd : valeur incorrecte pour --%s : %s\n",
-                    long_opts[opt - OPT_LISTEN].name, optarg,
-                    long_opts[opt - OPT_LISTEN].name, optarg);
-            return ERR_CONFIG;
+        if (config_option_set(c, long_opts[idx].name, optarg, reason,
+                              sizeof(reason)) != 0) {
+            fprintf(stderr, "dossierd: --%s: %s\n", long_opts[idx].name,
+                    reason);
+            rc = ERR_CONFIG;
         }
     }
     if (optind != argc) {
         usage(stderr);
         return ERR_CONFIG;
     }
-    if (d->keys_dir[0] == '\0' || cfg->data_dir[0] == '\0') {
-        fprintf(stderr, "dossierd: --keys DIR and --data DIR are required\n"
-                        "dossierd : --keys DIR et --data DIR sont "
-                        "obligatoires\n");
-        return ERR_CONFIG;
+    if (rc == 0 && config_finish(c, reason, sizeof(reason)) != 0) {
+        fprintf(stderr, "dossierd: %s\n", reason);
+        rc = ERR_CONFIG;
     }
-    if (d->keystore_dir[0] == '\0' &&
-        snprintf(d->keystore_dir, sizeof(d->keystore_dir), "%s/keystore",
-                 d->keys_dir) >= (int)sizeof(d->keystore_dir))
-        return ERR_CONFIG;
-    if (cfg->cert_file[0] == '\0' || cfg->key_file[0] == '\0' ||
-        cfg->ca_file[0] == '\0') {
-        fprintf(stderr, "dossierd: --keys DIR (or --cert, --key and --ca) is "
-                        "required\n"
-                        "dossierd : --keys DIR (ou --cert, --key et --ca) est "
-                        "obligatoire\n");
-        return ERR_CONFIG;
-    }
-    return 0;
+    return rc;
+}
+
+/* Copies the configuration into the server's and the daemon's own. */
+static void
+config_apply(const struct config *c, struct server_config *cfg,
+             struct daemon_opts *d)
+{
+    server_config_defaults(cfg);
+    snprintf(cfg->listen_host, sizeof(cfg->listen_host), "%s",
+             c->listen_host);
+    cfg->listen_port = c->listen_port;
+    snprintf(cfg->trust_domain, sizeof(cfg->trust_domain), "%s",
+             c->trust_domain);
+    snprintf(cfg->cert_file, sizeof(cfg->cert_file), "%s", c->cert_file);
+    snprintf(cfg->key_file, sizeof(cfg->key_file), "%s", c->key_file);
+    snprintf(cfg->ca_file, sizeof(cfg->ca_file), "%s", c->ca_file);
+    snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", c->data_dir);
+    cfg->max_message = (size_t)c->max_message;
+    cfg->max_streams = c->max_streams;
+    cfg->max_connections = c->max_connections;
+    cfg->max_header_list = c->max_header_list;
+    cfg->handshake_timeout_ms = c->handshake_timeout_ms;
+    cfg->drain_timeout_ms = c->drain_timeout_ms;
+    cfg->diag = c->diag;
+    snprintf(d->keys_dir, sizeof(d->keys_dir), "%s", c->keys_dir);
+    snprintf(d->keystore_dir, sizeof(d->keystore_dir), "%s",
+             c->keystore_dir);
+    snprintf(d->catalog, sizeof(d->catalog), "%s", c->catalog);
+    d->map_size = c->map_size;
+    d->max_document = c->max_document;
+    d->audit_retention_days = c->audit_retention_days;
+    log_set_level((enum log_level)c->log_level);
 }
 
 /* SIGHUP: a new master key may have been added; re-wrap under it. */
@@ -399,20 +336,24 @@ daemon_close(struct daemon *d, uv_loop_t *loop)
 int
 main(int argc, char **argv)
 {
+    static struct config conf; /* 20 KiB of paths: not on the stack */
     struct server_config cfg;
     struct daemon d;
+    bool check = false;
     struct svc_ctx ctx;
     struct server *s = NULL;
     uv_loop_t loop;
     int rc;
 
-    server_config_defaults(&cfg);
     memset(&d, 0, sizeof(d));
-    snprintf(d.opts.catalog, sizeof(d.opts.catalog), "%s", CATALOG_DEFAULT);
-    d.opts.map_size = STORE_MAP_SIZE_DEFAULT;
-    d.opts.max_document = SVC_MAX_DOCUMENT_DEFAULT;
-    if (parse_args(argc, argv, &cfg, &d.opts) != 0)
+    config_defaults(&conf, CATALOG_DEFAULT);
+    if (parse_args(argc, argv, &conf, &check) != 0)
         return 2;
+    if (check) {
+        printf("dossierd: configuration OK / configuration correcte\n");
+        return 0;
+    }
+    config_apply(&conf, &cfg, &d.opts);
     /* A peer closing its socket must not kill us while we write. */
     signal(SIGPIPE, SIG_IGN);
     if (uv_loop_init(&loop) != 0)

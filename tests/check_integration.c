@@ -75,6 +75,12 @@ START_TEST(test_audit_verify)
 }
 END_TEST
 
+START_TEST(test_config_files)
+{
+    run_script("/usr/bin/python3 tests/interop/test_config.py");
+}
+END_TEST
+
 START_TEST(test_hostile_h2)
 {
     run_script("/usr/bin/python3 tests/interop/test_hostile.py");
@@ -97,6 +103,7 @@ suite_integration(void)
     tcase_add_test(tc, test_consent);
     tcase_add_test(tc, test_audit);
     tcase_add_test(tc, test_audit_verify);
+    tcase_add_test(tc, test_config_files);
     tcase_add_test(tc, test_hostile_h2);
     suite_add_tcase(s, tc);
     return s;
