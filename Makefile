@@ -69,7 +69,7 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c) tests/unit/testutil.c \
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o) $(PB_C:$(GEN)/%.c=$(OBJ)/gen/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(OBJ)/%.o) $(OBJ)/daemon/descriptors.o
 
-.PHONY: all deps run check unit interop keys clean asan
+.PHONY: all deps run check unit interop keys clean asan fault
 all: $(BIN)/dossierd $(BIN)/dossier-admin $(BIN)/dossier
 
 # --- dependencies ----------------------------------------------------------
@@ -150,6 +150,14 @@ $(ASAN)/dossierd: $(DAEMON_SRC) $(COMMON_SRC) daemon/*.h $(GEN)/.stamp \
 	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -o $@ $(DAEMON_SRC) $(COMMON_SRC) $(PB_C) \
 		$(OBJ)/daemon/descriptors.o $(LIBS)
 
+# The fault-injection shim of tests/fault/ (LD_PRELOAD): the Nth write or
+# sync of the store fails (tests/fault/iofail.c says how).
+FAULT    := $(B)/fault
+fault: $(FAULT)/libiofail.so
+$(FAULT)/libiofail.so: tests/fault/iofail.c
+	@mkdir -p $(FAULT)
+	$(CC) -std=c11 $(WARN) -O2 -g -fPIC -shared -D_GNU_SOURCE -o $@ $< -ldl
+
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
 
 # --- keys, run, tests ------------------------------------------------------
@@ -174,8 +182,8 @@ tests/interop/node_modules/.stamp: tests/interop/package.json \
 
 # make check ends with libcheck's summary line: the integration scripts
 # run as test cases of the same libcheck runner as the unit tests.
-check: all keys asan $(BIN)/unit-tests tests/interop/node_modules/.stamp \
-		fuzz-build
+check: all keys asan fault $(BIN)/unit-tests \
+		tests/interop/node_modules/.stamp fuzz-build
 	@FZ=$(FZ) bash tests/fuzz/run.sh $(FUZZ_CHECK_SECONDS) $(FUZZERS)
 	DOSSIER_TOP=$(CURDIR) $(BIN)/unit-tests
 

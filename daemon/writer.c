@@ -100,6 +100,21 @@ writer_err_fatal(int err)
 }
 
 /*
+ * Whether an operation's own error is an I/O error of a store it wrote
+ * besides the batch: the key store's commit inside an enrolment, an
+ * erasure or a re-wrap (vault.c).  That store's sync failed, so writing
+ * must stop just as after a failed batch commit: going on would retry its
+ * fsync and could later report as durable what is not.  Narrower than
+ * writer_err_fatal: an operation may refuse its input with other codes
+ * (ERR_CORRUPT for one record failing authentication, -EINVAL...).
+ */
+static bool
+writer_op_err_fatal(int err)
+{
+    return err == -EIO || err == -EROFS;
+}
+
+/*
  * Runs operations from |ops| on, each in a child transaction of one batch
  * transaction, until they end or the batch has put WRITER_BATCH_BYTES,
  * and commits the batch.  Sets the status of each operation run; cuts the
@@ -172,6 +187,7 @@ writer_post(struct writer *w, struct writer_op *ops, uint32_t n, int rc,
     struct writer_list done;
     struct writer_op *op;
     uint64_t op_failed = 0;
+    int fatal = writer_err_fatal(rc) ? rc : 0;
 
     writer_list_init(&done);
     while ((op = ops) != NULL) {
@@ -180,13 +196,15 @@ writer_post(struct writer *w, struct writer_op *ops, uint32_t n, int rc,
             op->status = rc;
         if (op->status != 0)
             op_failed++;
+        if (fatal == 0 && writer_op_err_fatal(op->status))
+            fatal = op->status;
         writer_list_push(&done, op);
     }
-    if (!failed && writer_err_fatal(rc))
+    if (!failed && fatal != 0)
         log_print(LOG_LVL_ERROR, __func__,
                   "store writes stopped after an I/O error; restart "
                   "dossierd after checking the disk (err=\"%s\")",
-                  err_str(rc));
+                  err_str(fatal));
 
     uv_mutex_lock(&w->mu);
     w->stats.batches++;
@@ -203,7 +221,7 @@ writer_post(struct writer *w, struct writer_op *ops, uint32_t n, int rc,
     } else if (rc != 0 && !failed) {
         w->stats.commits_failed++;
     }
-    if (!failed && writer_err_fatal(rc))
+    if (!failed && fatal != 0)
         w->failed = true;
     failed = w->failed;
     w->stats.failed = failed;

@@ -15,9 +15,11 @@
  * a commit fails with an I/O error it stops for good: with the page cache
  * in an unknown state after a failed write or fsync (PostgreSQL's
  * "fsyncgate"), retrying could report as durable data that is not, so
- * only a restart after checking the disk resumes writes.  A full store is
- * not such an error: writes fail with ERR_FULL while it lasts and succeed
- * again once space is freed.
+ * only a restart after checking the disk resumes writes.  An operation
+ * that fails with -EIO or -EROFS (an I/O error of another store it wrote
+ * itself, such as the key store) stops the writer the same way, after its
+ * batch.  A full store is not such an error: writes fail with ERR_FULL
+ * while it lasts and succeed again once space is freed.
  */
 #ifndef DOSSIER_WRITER_H
 #define DOSSIER_WRITER_H
@@ -50,7 +52,8 @@ struct writer;
  * Returns 0 to keep its writes, or an error (ERR_EXISTS, ERR_NOTFOUND,
  * ERR_FULL, any project code or negative errno) to drop them: only this
  * operation's child transaction is aborted, the batch goes on.  The value
- * reaches the done callback as is.
+ * reaches the done callback as is.  -EIO and -EROFS also stop the writer
+ * once the batch is done: return them only for an I/O error of a store.
  */
 typedef int writer_op_fn(struct store_txn *txn, void *arg);
 

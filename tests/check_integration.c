@@ -87,6 +87,13 @@ START_TEST(test_hostile_h2)
 }
 END_TEST
 
+/* Failing I/O: the Nth write or sync of the store fails (LD_PRELOAD). */
+START_TEST(test_fault_iofail)
+{
+    run_script("/usr/bin/python3 tests/fault/test_iofail.py");
+}
+END_TEST
+
 Suite *
 suite_integration(void)
 {
@@ -105,6 +112,7 @@ suite_integration(void)
     tcase_add_test(tc, test_audit_verify);
     tcase_add_test(tc, test_config_files);
     tcase_add_test(tc, test_hostile_h2);
+    tcase_add_test(tc, test_fault_iofail);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -146,13 +146,15 @@ class Daemon:
 
     def __init__(self, diag=True, extra_args=(), name="dossierd",
                  start_timeout=30.0, stop_timeout=30.0, exe=None,
-                 workdir=None):
+                 workdir=None, env=None):
         # exe: this daemon binary instead of daemon_path() (e.g. the
         # release build for a memory figure).  workdir: run on the keys/
         # and data/ of this directory (made if missing, kept on stop), so
         # that a test can stop a daemon, touch its files and start another
-        # on the same store.
+        # on the same store.  env: variables added to the daemon's
+        # environment (e.g. LD_PRELOAD of a fault-injection shim).
         self.exe = exe
+        self.extra_env = dict(env or {})
         self.workdir = workdir
         self.diag = diag
         self.extra_args = list(extra_args)
@@ -231,6 +233,7 @@ class Daemon:
                        "check_initialization_order=1:strict_string_checks=1")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=0")
         env.setdefault("LSAN_OPTIONS", "report_objects=0")
+        env.update(self.extra_env)
         last_err = None
         for attempt in range(3):
             self.port = free_port()

@@ -629,6 +629,64 @@ START_TEST(test_writer_io_error_stops_writes)
 }
 END_TEST
 
+/* Bug found by tests/fault/test_iofail.py: a failed sync of the key
+ * store, inside an enrolment or an erasure, came back as that operation's
+ * -EIO while the batch committed, and the writer went on taking writes
+ * (and retrying the key store's fsync at the next enrolment).  Now an op's
+ * own -EIO stops the writer after its batch, whose other ops commit. */
+static void
+start_op_eio(struct fx *f)
+{
+    hold_writer(f, 0);
+    submit(f, 1, -EIO, false, 0);
+    submit(f, 2, 0, false, 0);
+    release(f);
+}
+
+START_TEST(test_writer_op_io_error_stops_writes)
+{
+    struct fx f;
+    struct writer_stats st;
+
+    fx_open(&f, 0, start_op_eio);
+    fx_run(&f);
+    ck_assert_int_eq(f.done, 3);
+    ck_assert_int_eq(f.status[0], 0);
+    ck_assert_int_eq(f.status[1], -EIO);
+    ck_assert_int_eq(f.status[2], 0);
+    ck_assert(stored(f.s, 0));
+    ck_assert(!stored(f.s, 1));
+    ck_assert(stored(f.s, 2));
+    writer_stats(f.w, &st);
+    ck_assert(st.failed);
+    items[3] = (struct item){.f = &f, .i = 3};
+    ck_assert_int_eq(writer_submit(f.w, op_put, on_done, &items[3]), -EIO);
+    fx_close(&f);
+}
+END_TEST
+
+/* An op refusing its input with another code does not stop writes. */
+static void
+start_op_refusal(struct fx *f)
+{
+    submit(f, 0, ERR_CORRUPT, false, 0);
+    submit(f, 1, -EINVAL, false, 0);
+}
+
+START_TEST(test_writer_op_refusal_not_fatal)
+{
+    struct fx f;
+    struct writer_stats st;
+
+    fx_open(&f, 0, start_op_refusal);
+    fx_run(&f);
+    ck_assert_int_eq(f.done, 2);
+    writer_stats(f.w, &st);
+    ck_assert(!st.failed);
+    fx_close(&f);
+}
+END_TEST
+
 /* --- closing ----------------------------------------------------------- */
 
 static void
@@ -731,6 +789,8 @@ suite_writer(void)
     tcase_add_test(tc, test_writer_full_then_recovers);
     tcase_add_test(tc, test_writer_commit_full_not_fatal);
     tcase_add_test(tc, test_writer_io_error_stops_writes);
+    tcase_add_test(tc, test_writer_op_io_error_stops_writes);
+    tcase_add_test(tc, test_writer_op_refusal_not_fatal);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("closing");
