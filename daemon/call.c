@@ -24,6 +24,7 @@
 #include "err.h"
 #include "h2.h"
 #include "log.h"
+#include "metrics.h"
 #include "rpc.h"
 #include "server.h"
 
@@ -86,6 +87,9 @@ struct call {
 
     void *data;
     call_data_free_fn *data_free;
+
+    uint64_t start_ns; /* request headers began (metrics) */
+    bool counted;      /* metrics_call_observe has run */
 };
 
 static void call_free(struct call *c);
@@ -109,6 +113,7 @@ call__new(struct h2 *h, int32_t stream_id, struct server *s,
     c->server = s;
     c->stream_id = stream_id;
     c->principal = *who;
+    c->start_ns = uv_hrtime();
     rpc_reader_init(&c->reader, server_config(s)->max_message);
     buf_init(&c->out);
     return c;
@@ -418,9 +423,21 @@ call_stop_timer(struct call *c)
 
 /* Sends the status: queued messages first, then trailers (or one
  * Trailers-Only HEADERS frame when nothing was sent). */
+/* Counts the call once, with the status its client sees. */
+static void
+call_count(struct call *c, int status)
+{
+    if (c->counted)
+        return;
+    c->counted = true;
+    metrics_call_observe(c->method != NULL ? c->method->path : NULL, status,
+                         uv_hrtime() - c->start_ns);
+}
+
 static void
 call_finish_now(struct call *c, int status, const char *msg)
 {
+    call_count(c, status);
     c->finished = true;
     c->hold = false;
     c->status = status;
@@ -836,8 +853,10 @@ call__closed(struct call *c, uint32_t error_code)
                                 c->unconsumed);
         c->unconsumed = 0;
     }
-    if (!was_finished)
+    if (!was_finished) {
+        call_count(c, RPC_CANCELLED);
         call_notify_cancel(c);
+    }
     c->h2 = NULL;
     call_unref(c);
 }

@@ -9,8 +9,10 @@
  * by line on the caller's buffer, copying each value into a bounded local
  * buffer; it never allocates, so a fuzzer can call it in a loop.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -76,6 +78,7 @@ static const struct opt opts[] = {
     {"audit", "retention_days", "audit-retention", T_NUMBER,
      F(audit_retention_days), 0, 36500},
     {"log", "level", "log-level", T_LEVEL, F(log_level), 0, 3},
+    {"metrics", "listen", "metrics-listen", T_LISTEN, F(metrics_host), 0, 0},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -219,7 +222,7 @@ parse_bool(const char *s, bool *out)
 }
 
 static bool
-parse_listen(const char *s, struct config *cfg)
+parse_listen(const char *s, char *host, size_t host_size, int *port_out)
 {
     const char *colon = strrchr(s, ':');
     uint64_t port;
@@ -235,15 +238,28 @@ parse_listen(const char *s, struct config *cfg)
     } else if (memchr(s, ':', hlen) != NULL) {
         return false; /* an IPv6 address needs its brackets */
     }
-    if (hlen == 0 || hlen >= sizeof(cfg->listen_host))
+    if (hlen == 0 || hlen >= host_size)
         return false;
     for (size_t i = 0; i < hlen; i++)
         if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '[' || s[i] == ']')
             return false;
-    memcpy(cfg->listen_host, s, hlen);
-    cfg->listen_host[hlen] = '\0';
-    cfg->listen_port = (int)port;
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    *port_out = (int)port;
     return true;
+}
+
+/* The metrics endpoint has neither TLS nor authentication: loopback
+ * addresses only (127.0.0.0/8, ::1). */
+static bool
+loopback_host(const char *h)
+{
+    unsigned char a[16];
+
+    if (inet_pton(AF_INET, h, a) == 1)
+        return a[0] == 127;
+    return inet_pton(AF_INET6, h, a) == 1 && memcmp(a, in6addr_loopback.s6_addr,
+                                                   16) == 0;
 }
 
 /* A SPIFFE trust domain: letters, digits, '.', '-' and '_'. */
@@ -300,12 +316,25 @@ opt_set(struct config *cfg, const struct opt *o, const char *v,
         strcpy(field, v);
         return 0;
     case T_LISTEN:
-        if (!parse_listen(v, cfg)) {
+        if (!parse_listen(v, field, o->size,
+                          field == cfg->metrics_host ? &cfg->metrics_port
+                                                     : &cfg->listen_port)) {
             reason_fmt(reason, size,
                        "bad listen address '%s' (HOST:PORT or [IPv6]:PORT)",
                        "adresse d'écoute incorrecte « %s » (HÔTE:PORT ou "
                        "[IPv6]:PORT)",
                        shown(v, sh));
+            return ERR_CONFIG;
+        }
+        if (field == cfg->metrics_host && !loopback_host(field)) {
+            reason_fmt(reason, size,
+                       "metrics address '%s' is not a loopback address "
+                       "(127.0.0.1 or [::1]: the endpoint has no TLS)",
+                       "adresse des métriques « %s » hors boucle locale "
+                       "(127.0.0.1 ou [::1] : le point d'accès n'a pas de "
+                       "TLS)",
+                       shown(v, sh));
+            field[0] = '\0';
             return ERR_CONFIG;
         }
         return 0;

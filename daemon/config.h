@@ -57,6 +57,9 @@ struct config {
     uint32_t audit_retention_days;  /* 0 (keep all); 0 .. 36500 */
     /* [log] */
     int log_level;                  /* enum log_level, LOG_LVL_INFO */
+    /* [metrics] */
+    char metrics_host[64];          /* "": off; a loopback address */
+    int metrics_port;
 };
 
 struct config_error {

@@ -20,6 +20,8 @@
 #include "err.h"
 #include "keyring.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "retention.h"
 #include "rotate.h"
 #include "server.h"
@@ -47,6 +49,8 @@ struct daemon_opts {
     uint64_t map_size;       /* data store map size */
     uint64_t max_document;   /* largest document content */
     uint32_t audit_retention_days; /* 0: keep entry bodies forever */
+    char metrics_host[64];         /* "": no metrics endpoint */
+    int metrics_port;
 };
 
 /* Everything started, in start order; stopped in reverse. */
@@ -65,6 +69,7 @@ struct daemon {
     struct rotate *rotate;
     struct audit *audit;
     struct retention *retention;
+    struct metrics_http *metrics;
 };
 
 static void
@@ -110,6 +115,9 @@ usage(FILE *f)
             "  --log-level LEVEL      error, warn, info or debug\n"
             "  --diag                 serve dossier.v1.Diag (transport "
             "checks)\n"
+            "  --metrics-listen HOST:PORT  Prometheus metrics over plain "
+            "HTTP on this\n"
+            "                         loopback address (default: off)\n"
             "BYTES take a K, M or G suffix.  See dossierd(8).\n");
 }
 
@@ -140,6 +148,7 @@ static const struct option long_opts[] = {
     {"drain-timeout", required_argument, NULL, OPT_SET},
     {"audit-retention", required_argument, NULL, OPT_SET},
     {"log-level", required_argument, NULL, OPT_SET},
+    {"metrics-listen", required_argument, NULL, OPT_SET},
     {NULL, 0, NULL, 0},
 };
 
@@ -249,6 +258,9 @@ config_apply(const struct config *c, struct server_config *cfg,
     d->map_size = c->map_size;
     d->max_document = c->max_document;
     d->audit_retention_days = c->audit_retention_days;
+    snprintf(d->metrics_host, sizeof(d->metrics_host), "%s",
+             c->metrics_host);
+    d->metrics_port = c->metrics_port;
     log_set_level((enum log_level)c->log_level);
 }
 
@@ -272,6 +284,35 @@ daemon_reload_keys(struct server *s, void *arg)
     d->retired[d->nretired++] = d->keyring;
     d->keyring = kr;
     rotate_start(d->rotate, kr);
+}
+
+/* A drain stops the metrics endpoint, so that the loop can end. */
+static void
+daemon_metrics_stop(struct server *s, void *arg)
+{
+    struct daemon *d = arg;
+
+    metrics_http_stop(d->metrics);
+    d->metrics = NULL;
+}
+
+/* Starts the metrics endpoint if asked.  Returns 0 or an error, logged. */
+static int
+daemon_metrics_start(struct daemon *d, struct server *s, uv_loop_t *loop)
+{
+    struct metrics_sources src = {.writer = d->writer,
+                                  .data = d->data,
+                                  .keystore = d->keystore,
+                                  .keys_dir = d->opts.keys_dir};
+    int rc;
+
+    if (d->opts.metrics_host[0] == '\0')
+        return 0;
+    if ((rc = metrics_http_start(loop, d->opts.metrics_host,
+                                 d->opts.metrics_port, &src, &d->metrics)) !=
+        0)
+        return rc;
+    return server_on_drain(s, daemon_metrics_stop, d);
 }
 
 /* Opens the stores and the vault.  Returns 0 or an error, logged. */
@@ -345,6 +386,7 @@ main(int argc, char **argv)
     uv_loop_t loop;
     int rc;
 
+    metrics_init();
     memset(&d, 0, sizeof(d));
     config_defaults(&conf, CATALOG_DEFAULT);
     if (parse_args(argc, argv, &conf, &check) != 0)
@@ -381,8 +423,10 @@ main(int argc, char **argv)
         (rc = svc_documents_register(s, &ctx)) != 0 ||
         (rc = svc_audit_register(s, d.audit, d.data, d.vault)) != 0 ||
         (rc = svc_grants_register(s, &ctx, d.opts.keys_dir)) != 0 ||
-        (rc = server_on_reload(s, daemon_reload_keys, &d)) != 0) {
+        (rc = server_on_reload(s, daemon_reload_keys, &d)) != 0 ||
+        (rc = daemon_metrics_start(&d, s, &loop)) != 0) {
         log_warnx("cannot register services: %s", err_str(rc));
+        metrics_http_stop(d.metrics);
         server_free(s);
         daemon_close(&d, &loop);
         uv_run(&loop, UV_RUN_DEFAULT);
@@ -390,10 +434,12 @@ main(int argc, char **argv)
         return 1;
     }
     rc = server_run(s);
+    metrics_http_stop(d.metrics); /* if the loop ended without a drain */
     server_free(s);
     daemon_close(&d, &loop);
     /* Every handle is closed by now; let their close callbacks run. */
     uv_run(&loop, UV_RUN_DEFAULT);
+    metrics_free();
     if (uv_loop_close(&loop) != 0)
         log_warnx("event loop closed with handles still open");
     return rc == 0 ? 0 : 1;

@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "err.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "tls.h"
 
@@ -380,12 +381,14 @@ void
 server__conn_added(struct server *s)
 {
     s->nconns++;
+    metrics_conn_opened();
 }
 
 void
 server__conn_gone(struct server *s)
 {
     s->nconns--;
+    metrics_conn_closed();
     if (s->draining && s->nconns == 0)
         server_stop(s);
 }

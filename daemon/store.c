@@ -21,16 +21,20 @@
  *    dirty pages of a write txn): valid until the txn ends or writes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
 #include "err.h"
+#include "fsutil.h"
 #include "log.h"
 #include "store.h"
 
@@ -56,6 +60,7 @@ struct store {
                                * of growing txns fail with ERR_FULL */
     _Atomic bool full_logged; /* MDB_MAP_FULL logged since the last commit */
     _Atomic int fault_commit; /* store__fault_commit */
+    bool readonly;            /* store_open_readonly: no write txns */
 };
 
 struct store_txn {
@@ -456,7 +461,7 @@ store_dbs_open(struct store *s, const char *dir)
     bool fresh;
     int rc;
 
-    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    rc = mdb_txn_begin(s->env, NULL, s->readonly ? MDB_RDONLY : 0, &txn);
     if (rc != 0) {
         rc = store_fail(__func__, "beginning the opening txn", rc);
         txn = NULL;
@@ -470,9 +475,16 @@ store_dbs_open(struct store *s, const char *dir)
         goto fail;
     }
     fresh = ms.ms_entries == 0;
+    if (fresh && s->readonly) {
+        log_warnx("%s holds no dossierd store (empty environment)", dir);
+        rc = ERR_CONFIG;
+        goto fail;
+    }
     for (int i = 0; i < STORE_DB_COUNT; i++) {
-        /* META first (index 0): without MDB_CREATE unless fresh. */
-        unsigned flags = fresh || i != STORE_DB_META ? MDB_CREATE : 0;
+        /* META first (index 0): without MDB_CREATE unless fresh; a
+         * read-only store creates nothing. */
+        unsigned flags =
+            (fresh || i != STORE_DB_META) && !s->readonly ? MDB_CREATE : 0;
 
         if (store_db_names[i] == NULL) {
             log_warnx("store database %d has no name in STORE_DB_NAMES", i);
@@ -514,11 +526,16 @@ fail:
     return rc;
 }
 
-int
-store_open(const char *dir, size_t map_size, struct store **out)
+/* Opens |dir| as store_open, or read-only (|readonly|: the directory
+ * and its data.mdb must exist; |nolock| too: no lock file is used nor
+ * made, for a copy no other process opens). */
+static int
+store_open_env(const char *dir, size_t map_size, bool readonly, bool nolock,
+               struct store **out)
 {
     struct store *s = NULL;
     MDB_envinfo info;
+    unsigned env_flags = MDB_NOTLS;
     int dead = 0;
     int rc;
 
@@ -527,14 +544,30 @@ store_open(const char *dir, size_t map_size, struct store **out)
         return ERR_INVALID;
     if (map_size == 0)
         map_size = STORE_MAP_SIZE_DEFAULT;
-    rc = store_dir_prepare(dir);
-    if (rc != 0)
-        goto fail;
+    if (readonly) {
+        char path[4200];
+        struct stat st;
+
+        if (snprintf(path, sizeof(path), "%s/data.mdb", dir) >=
+            (int)sizeof(path))
+            return -ENAMETOOLONG;
+        if (stat(path, &st) != 0) {
+            rc = -errno;
+            log_warnx("no store in %s: %s", dir, err_str(rc));
+            return rc;
+        }
+        env_flags |= MDB_RDONLY | (nolock ? MDB_NOLOCK : 0);
+    } else {
+        rc = store_dir_prepare(dir);
+        if (rc != 0)
+            goto fail;
+    }
     s = calloc(1, sizeof(*s));
     if (s == NULL) {
         rc = -ENOMEM;
         goto fail;
     }
+    s->readonly = readonly;
     rc = mdb_env_create(&s->env);
     if (rc != 0) {
         s->env = NULL;
@@ -548,7 +581,8 @@ store_open(const char *dir, size_t map_size, struct store **out)
         rc = ERR_CONFIG;
         goto fail;
     }
-    rc = mdb_env_set_mapsize(s->env, map_size);
+    /* A read-only store takes the map size written in its file. */
+    rc = readonly ? 0 : mdb_env_set_mapsize(s->env, map_size);
     if (rc == 0)
         rc = mdb_env_set_maxdbs(s->env, STORE_DB_COUNT);
     if (rc == 0)
@@ -561,13 +595,14 @@ store_open(const char *dir, size_t map_size, struct store **out)
      * MDB_NOSYNC, MDB_NOMETASYNC, MDB_WRITEMAP or MDB_MAPASYNC: a commit
      * returns only once its pages and meta page are synced, and a stray
      * pointer cannot write into the map. */
-    rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+    rc = mdb_env_open(s->env, dir, env_flags, 0600);
     if (rc != 0) {
         log_warnx("cannot open the store in %s: %s", dir, mdb_strerror(rc));
         rc = store_err(rc);
         goto fail;
     }
-    if (mdb_reader_check(s->env, &dead) == 0 && dead > 0)
+    if (!(readonly && nolock) && mdb_reader_check(s->env, &dead) == 0 &&
+        dead > 0)
         log_info("cleared %d reader slots left by dead processes in %s", dead,
                  dir);
     rc = store_dbs_open(s, dir);
@@ -584,6 +619,52 @@ fail:
     if (s != NULL && s->env != NULL)
         mdb_env_close(s->env);
     free(s);
+    return rc;
+}
+
+int
+store_open(const char *dir, size_t map_size, struct store **out)
+{
+    return store_open_env(dir, map_size, false, false, out);
+}
+
+int
+store_open_readonly(const char *dir, bool copy, struct store **out)
+{
+    return store_open_env(dir, 0, true, copy, out);
+}
+
+int
+store_backup(struct store *s, const char *dir)
+{
+    char path[4200];
+    int fd, rc;
+
+    if (snprintf(path, sizeof(path), "%s/data.mdb", dir) >= (int)sizeof(path))
+        return -ENAMETOOLONG;
+    if (access(path, F_OK) == 0) {
+        log_warnx("backup target %s already holds a store", dir);
+        return ERR_EXISTS;
+    }
+    /* A compacting copy runs in one read transaction: a consistent
+     * snapshot that never blocks the writer, with free pages left out. */
+    rc = mdb_env_copy2(s->env, dir, MDB_CP_COMPACT);
+    if (rc != 0) {
+        log_warnx("cannot copy the store to %s: %s", dir, mdb_strerror(rc));
+        rc = store_err(rc);
+        (void)unlink(path);
+        return rc;
+    }
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        rc = -errno;
+        return rc;
+    }
+    rc = fsync(fd) != 0 ? -errno : 0;
+    close(fd);
+    if (rc == 0)
+        rc = fsutil_sync_dir(dir);
+    if (rc != 0)
+        log_warnx("cannot sync the copy in %s: %s", dir, err_str(rc));
     return rc;
 }
 
@@ -620,6 +701,8 @@ store_txn_begin(struct store *s, enum store_txn_mode mode,
     *out = NULL;
     if (mode != STORE_TXN_READ && mode != STORE_TXN_WRITE)
         return ERR_INVALID;
+    if (mode == STORE_TXN_WRITE && s->readonly)
+        return -EROFS;
     if (parent != NULL) {
         if (mode != STORE_TXN_WRITE || !parent->write || parent->store != s ||
             parent->child != NULL)

@@ -151,6 +151,30 @@ struct store_stat {
 int store_open(const char *dir, size_t map_size, struct store **out);
 
 /*
+ * Opens the store in |dir| read-only: no write transaction may begin
+ * (store_txn_begin returns -EROFS), nothing is created, and the map size
+ * is the one written in the file.  |dir|/data.mdb must exist.  With
+ * |copy| false the lock file is used as by store_open (the live store of a
+ * running daemon: its readers are seen, so the daemon never reuses the
+ * pages they read); with |copy| true no lock file is used nor made (a
+ * backup copy that no other process has open).  Returns as store_open,
+ * plus -ENOENT (no data.mdb).  Any thread.
+ */
+int store_open_readonly(const char *dir, bool copy, struct store **out);
+
+/*
+ * Writes a consistent, compacted copy of |s| as |dir|/data.mdb (|dir|
+ * must exist; data.mdb must not): a snapshot as of one read transaction,
+ * taken while writers go on (LMDB's mdb_env_copy2 with MDB_CP_COMPACT),
+ * then synced with its directory.  The copy opens with store_open or
+ * store_open_readonly.  Returns 0, ERR_EXISTS (|dir| already holds a
+ * data.mdb), ERR_FULL (no space: the partial copy is removed), -EIO or
+ * another negative errno (logged).  Any thread; blocks for as long as
+ * the copy takes.
+ */
+int store_backup(struct store *s, const char *dir);
+
+/*
  * Closes the environment and frees |s|.  Every transaction (and so every
  * cursor) must have ended.  Commits are already durable: nothing is synced
  * here.  store_close(NULL) is a no-op.  Any thread.

@@ -178,6 +178,22 @@ writer_txn_run(struct writer *w, struct writer_op *ops, struct writer_op **rest,
     return rc;
 }
 
+static const uint64_t batch_bounds[WRITER_HIST_BUCKETS - 1] =
+    WRITER_BATCH_BOUNDS;
+static const uint64_t commit_bounds_us[WRITER_HIST_BUCKETS - 1] =
+    WRITER_COMMIT_BOUNDS_US;
+
+/* The histogram bucket of |v|: the first whose bound is >= |v|. */
+static size_t
+writer_bucket(const uint64_t *bounds, uint64_t v)
+{
+    size_t i = 0;
+
+    while (i < WRITER_HIST_BUCKETS - 1 && v > bounds[i])
+        i++;
+    return i;
+}
+
 /* Records the outcome of |n| operations run in one batch transaction and
  * hands them to the loop thread.  Returns whether the writer has failed. */
 static bool
@@ -207,6 +223,7 @@ writer_post(struct writer *w, struct writer_op *ops, uint32_t n, int rc,
                   err_str(fatal));
 
     uv_mutex_lock(&w->mu);
+    w->stats.batch_hist[writer_bucket(batch_bounds, n)]++;
     w->stats.batches++;
     w->stats.ops += n;
     w->stats.ops_failed += op_failed;
@@ -216,6 +233,8 @@ writer_post(struct writer *w, struct writer_op *ops, uint32_t n, int rc,
         w->stats.commits++;
         w->stats.last_commit_ns = commit_ns;
         w->stats.total_commit_ns += commit_ns;
+        w->stats.commit_hist[writer_bucket(commit_bounds_us,
+                                           commit_ns / 1000)]++;
         if (commit_ns > w->stats.max_commit_ns)
             w->stats.max_commit_ns = commit_ns;
     } else if (rc != 0 && !failed) {

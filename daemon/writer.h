@@ -67,6 +67,16 @@ typedef int writer_op_fn(struct store_txn *txn, void *arg);
  */
 typedef void writer_done_fn(void *arg, int status);
 
+/* Histogram buckets of writer_stats: upper bounds, the last bucket taking
+ * everything above the last bound (+Inf).  Counts are per bucket, not
+ * cumulative. */
+#define WRITER_HIST_BUCKETS 12
+/* Operations in one batch transaction. */
+#define WRITER_BATCH_BOUNDS {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}
+/* Duration of one commit with its sync, in microseconds. */
+#define WRITER_COMMIT_BOUNDS_US                                                \
+    {250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000}
+
 /* Figures for metrics and benchmarks, from writer_stats(). */
 struct writer_stats {
     uint64_t batches;        /* batch transactions run */
@@ -80,6 +90,8 @@ struct writer_stats {
     uint64_t max_commit_ns;
     uint64_t total_commit_ns; /* over |commits| */
     bool failed;              /* stopped after an I/O error */
+    uint64_t batch_hist[WRITER_HIST_BUCKETS];  /* batches by operations */
+    uint64_t commit_hist[WRITER_HIST_BUCKETS]; /* commits by duration */
 };
 
 /*

@@ -73,7 +73,9 @@ static const char every_option[] =
     "[audit]\n"
     "retention_days = 365\n"
     "[log]\n"
-    "level = debug";
+    "level = debug\n"
+    "[metrics]\n"
+    "listen = 127.0.0.1:9464";
 
 START_TEST(test_config_every_option)
 {
@@ -103,6 +105,10 @@ START_TEST(test_config_every_option)
     ck_assert_uint_eq(c.drain_timeout_ms, 0);
     ck_assert_uint_eq(c.audit_retention_days, 365);
     ck_assert_int_eq(c.log_level, LOG_LVL_DEBUG);
+    ck_assert_str_eq(c.metrics_host, "127.0.0.1");
+    ck_assert_int_eq(c.metrics_port, 9464);
+    /* The server's own address is untouched by the metrics one. */
+    ck_assert_str_eq(c.listen_host, "::1");
 }
 END_TEST
 
@@ -181,6 +187,9 @@ static const struct bad_file bad_files[] = {
     {"[keys]\ndir = \"/k\n", 2, "unterminated quote"},
     {"[keys]\ndir = \"/k\" x\n", 2, "text after the closing quote"},
     {"[keys]\r\ndir = /k\r\n\r\nca = \r\n", 4, "empty value for 'ca'"},
+    {"[metrics]\nlisten = 0.0.0.0:9464\n", 2, "not a loopback address"},
+    {"[metrics]\nlisten = [::]:9464\n", 2, "not a loopback address"},
+    {"[metrics]\nlisten = localhost\n", 2, "bad listen address"},
 };
 
 START_TEST(test_config_bad_file)
