@@ -77,6 +77,10 @@ static const struct opt opts[] = {
      F(drain_timeout_ms), 0, 3600 * 1000},
     {"audit", "retention_days", "audit-retention", T_NUMBER,
      F(audit_retention_days), 0, 36500},
+    {"events", "retention_days", "event-retention", T_NUMBER,
+     F(event_retention_days), 0, 36500},
+    {"events", "max_events", "event-max", T_NUMBER, F(event_max), 0,
+     1ull << 40},
     {"log", "level", "log-level", T_LEVEL, F(log_level), 0, 3},
     {"metrics", "listen", "metrics-listen", T_LISTEN, F(metrics_host), 0, 0},
 };
@@ -100,6 +104,8 @@ config_defaults(struct config *cfg, const char *catalog_default)
     cfg->max_header_list = 16u << 10;
     cfg->handshake_timeout_ms = 10 * 1000;
     cfg->drain_timeout_ms = 10 * 1000;
+    cfg->event_retention_days = 30; /* EVENTS_RETENTION_DAYS_DEFAULT */
+    cfg->event_max = 1000000;       /* EVENTS_MAX_DEFAULT */
     cfg->log_level = LOG_LVL_INFO;
 }
 

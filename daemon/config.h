@@ -55,6 +55,9 @@ struct config {
     uint64_t drain_timeout_ms;      /* 10000; 0 .. 3600000 */
     /* [audit] */
     uint32_t audit_retention_days;  /* 0 (keep all); 0 .. 36500 */
+    /* [events] */
+    uint32_t event_retention_days;  /* 30; 0 (no age limit) .. 36500 */
+    uint64_t event_max;             /* 1000000; 0 (no count limit) .. 2^40 */
     /* [log] */
     int log_level;                  /* enum log_level, LOG_LVL_INFO */
     /* [metrics] */

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
+#include "events.h"
 #include "retention.h"
 #include "rotate.h"
 #include "server.h"
@@ -30,6 +31,7 @@
 #include "svc_audit.h"
 #include "svc_diag.h"
 #include "svc_documents.h"
+#include "svc_events.h"
 #include "svc_grants.h"
 #include "svc_health.h"
 #include "svc_persons.h"
@@ -51,6 +53,7 @@ struct daemon_opts {
     uint32_t audit_retention_days; /* 0: keep entry bodies forever */
     char metrics_host[64];         /* "": no metrics endpoint */
     int metrics_port;
+    struct events_config events;   /* event log retention */
 };
 
 /* Everything started, in start order; stopped in reverse. */
@@ -70,6 +73,7 @@ struct daemon {
     struct audit *audit;
     struct retention *retention;
     struct metrics_http *metrics;
+    struct events *events;
 };
 
 static void
@@ -101,6 +105,10 @@ usage(FILE *f)
             "  --audit-retention DAYS empty audit entries older than this; "
             "their\n"
             "                         hashes stay (default 0: keep all)\n"
+            "  --event-retention DAYS keep change events this long (default "
+            "30)\n"
+            "  --event-max N          keep at most N change events (default "
+            "1000000)\n"
             "  --trust-domain NAME    SPIFFE trust domain (default "
             "dossier.test)\n"
             "  --max-message BYTES    largest gRPC message (default 4M)\n"
@@ -147,6 +155,8 @@ static const struct option long_opts[] = {
     {"handshake-timeout", required_argument, NULL, OPT_SET},
     {"drain-timeout", required_argument, NULL, OPT_SET},
     {"audit-retention", required_argument, NULL, OPT_SET},
+    {"event-retention", required_argument, NULL, OPT_SET},
+    {"event-max", required_argument, NULL, OPT_SET},
     {"log-level", required_argument, NULL, OPT_SET},
     {"metrics-listen", required_argument, NULL, OPT_SET},
     {NULL, 0, NULL, 0},
@@ -261,6 +271,8 @@ config_apply(const struct config *c, struct server_config *cfg,
     snprintf(d->metrics_host, sizeof(d->metrics_host), "%s",
              c->metrics_host);
     d->metrics_port = c->metrics_port;
+    d->events.retention_days = c->event_retention_days;
+    d->events.max_events = c->event_max;
     log_set_level((enum log_level)c->log_level);
 }
 
@@ -345,7 +357,9 @@ daemon_open_data(struct daemon *d, const char *data_dir, uv_loop_t *loop)
         (rc = audit_open(d->data, d->writer, key_file, checkpoint_file,
                          &d->audit)) != 0 ||
         (rc = vault_open(d->data, d->keystore, d->writer, d->keyring,
-                         d->catalog, d->opts.max_document, &d->vault)) != 0)
+                         d->catalog, d->opts.max_document, &d->vault)) != 0 ||
+        (rc = events_open(loop, d->data, d->writer, d->vault, &d->opts.events,
+                          &d->events)) != 0)
         return rc;
     if ((d->rotate = rotate_new(d->writer, d->vault)) == NULL)
         return -ENOMEM;
@@ -363,6 +377,7 @@ daemon_close(struct daemon *d, uv_loop_t *loop)
     retention_stop(d->retention);
     if (d->writer != NULL)
         writer_free(d->writer); /* lets queued writes commit */
+    events_close(d->events);
     uv_run(loop, UV_RUN_NOWAIT);
     audit_close(d->audit);
     vault_close(d->vault);
@@ -423,6 +438,7 @@ main(int argc, char **argv)
         (rc = svc_documents_register(s, &ctx)) != 0 ||
         (rc = svc_audit_register(s, d.audit, d.data, d.vault)) != 0 ||
         (rc = svc_grants_register(s, &ctx, d.opts.keys_dir)) != 0 ||
+        (rc = svc_events_register(s, &ctx, d.events)) != 0 ||
         (rc = server_on_reload(s, daemon_reload_keys, &d)) != 0 ||
         (rc = daemon_metrics_start(&d, s, &loop)) != 0) {
         log_warnx("cannot register services: %s", err_str(rc));

@@ -52,6 +52,7 @@ static const char *const action_names[] = {
     [POLICY_MANDATE_GRANT] = "mandate-grant",
     [POLICY_MANDATE_REVOKE] = "mandate-revoke",
     [POLICY_MANDATE_LIST] = "mandate-list",
+    [POLICY_EVENTS_WATCH] = "events-watch",
 };
 
 const char *
@@ -112,6 +113,9 @@ policy_person(enum policy_action act, const struct vault_id *dossier,
         return deny(why, "only an agency may look a dossier up by NIR");
     case POLICY_FACT_PUT:
         return deny(why, "only an agency may publish facts");
+    case POLICY_EVENTS_WATCH:
+        return deny(why, "only an agency watches events; a person sees who "
+                         "was told of what with Audit.Query");
     }
     return deny(why, "this action is not allowed");
 }
@@ -129,6 +133,7 @@ policy_agency(enum policy_action act, const char **why)
     case POLICY_DOC_LIST:
     case POLICY_FACT_READ:
     case POLICY_CONSENT_LIST:
+    case POLICY_EVENTS_WATCH:
         return 0;
     case POLICY_DOC_CHECK:
         return deny(why, "an agency reads a document with Get, which checks "
@@ -178,6 +183,8 @@ policy_delegate(enum policy_action act, const char **why)
         return deny(why, "only an agency may look a dossier up by NIR");
     case POLICY_FACT_PUT:
         return deny(why, "only an agency may publish facts");
+    case POLICY_EVENTS_WATCH:
+        return deny(why, "only an agency watches events");
     default:
         break;
     }

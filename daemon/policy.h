@@ -68,6 +68,8 @@ enum policy_action {
     POLICY_MANDATE_GRANT,    /* Mandates.Grant */
     POLICY_MANDATE_REVOKE,   /* Mandates.Revoke */
     POLICY_MANDATE_LIST,     /* Mandates.List */
+    POLICY_EVENTS_WATCH,     /* Events.Watch: no dossier; each event is
+                                decided on its consent (events.h) */
 };
 
 /* "enrol", "document-read", ...: a stable name for logs. */

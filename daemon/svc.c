@@ -539,3 +539,47 @@ svc__str_ok(const char *s, size_t max, bool need)
 
     return n <= max && (n > 0 || !need);
 }
+
+/* A situation's fields (svc.h). */
+int
+svc__situation_check(struct call *c, const char *field,
+                const Dossier__V1__Situation *s)
+{
+    const Dossier__V1__Address *a = s->address;
+    char name[96];
+
+    if (a != NULL && (!svc__str_ok(a->line1, SVC_ADDR_MAX, false) ||
+                      !svc__str_ok(a->line2, SVC_ADDR_MAX, false) ||
+                      !svc__str_ok(a->postal_code, SVC_SHORT_MAX, false) ||
+                      !svc__str_ok(a->city, SVC_ADDR_MAX, false) ||
+                      !svc__str_ok(a->country, SVC_SHORT_MAX, false))) {
+        call_finish(c, RPC_INVALID_ARGUMENT,
+                    "%s.address: a line or city is over %d bytes, or the "
+                    "postal code or country over %d",
+                    field, SVC_ADDR_MAX, SVC_SHORT_MAX);
+        return ERR_INVALID;
+    }
+    if (s->n_household > SVC_HOUSEHOLD_MAX) {
+        call_finish(c, RPC_INVALID_ARGUMENT, "%s.household: at most %d members",
+                    field, SVC_HOUSEHOLD_MAX);
+        return ERR_INVALID;
+    }
+    for (size_t i = 0; i < s->n_household; i++) {
+        const Dossier__V1__HouseholdMember *m = s->household[i];
+
+        if (!svc__str_ok(m->given_name, SVC_NAME_MAX, false) ||
+            !svc__str_ok(m->family_name, SVC_NAME_MAX, false) ||
+            !svc__str_ok(m->relation, SVC_SHORT_MAX, false)) {
+            call_finish(c, RPC_INVALID_ARGUMENT,
+                        "%s.household[%zu]: names are at most %d bytes, the "
+                        "relation at most %d",
+                        field, i, SVC_NAME_MAX, SVC_SHORT_MAX);
+            return ERR_INVALID;
+        }
+        snprintf(name, sizeof(name), "%s.household[%zu].birth_date", field, i);
+        if (svc__check_date(c, name, m->birth_date, false) != 0)
+            return ERR_INVALID;
+    }
+    snprintf(name, sizeof(name), "%s.effective", field);
+    return svc__check_date(c, name, s->effective, false);
+}

@@ -34,6 +34,10 @@ struct catalog;
 #define SVC_MAX_DOCUMENT_DEFAULT (50ull * 1024 * 1024) /* 50 MiB */
 #define SVC_PURPOSE_MAX 64   /* bytes of a purpose code */
 #define SVC_CASE_REF_MAX 128 /* bytes of a case reference */
+#define SVC_NAME_MAX 200     /* bytes of a name */
+#define SVC_ADDR_MAX 200     /* bytes of an address line or city */
+#define SVC_SHORT_MAX 64     /* bytes of a code, postal code, country */
+#define SVC_HOUSEHOLD_MAX 32 /* members of a household */
 
 /*
  * What the dossier.v1 handlers work on, given to svc_persons_register()
@@ -118,6 +122,12 @@ int svc__decide_now(struct call *c, const struct policy_request *r,
 /* The dossier linked to the caller's certificate (persons only): 0,
  * ERR_NOTFOUND, or a vault error. */
 int svc__own(struct call *c, struct vault_id *own);
+
+/* Checks a situation's fields; on error finishes the call with
+ * INVALID_ARGUMENT and returns ERR_INVALID.  |field| prefixes the names
+ * in messages ("situation"). */
+int svc__situation_check(struct call *c, const char *field,
+                         const Dossier__V1__Situation *s);
 
 /* Finishes the call with PERMISSION_DENIED and |why|, and logs the
  * denial (principal URI, action, dossier id).  Returns ERR_DENIED. */

@@ -315,6 +315,9 @@ receipt_make(const Dossier__V1__Consent *x, struct buf *b)
             0 ||
         (rc = receipt_list(b, "document_ids", x->document_ids,
                            x->n_document_ids)) != 0 ||
+        /* Only when granted, so that earlier receipts keep their bytes. */
+        (x->situation &&
+         (rc = receipt_line(b, "situation", "yes")) != 0) ||
         (rc = receipt_line(b, "purpose_code", x->purpose_code)) != 0 ||
         (rc = receipt_line(b, "purpose_text", x->purpose_text)) != 0 ||
         (rc = receipt_line(b, "case_reference", x->case_reference)) != 0 ||
@@ -356,10 +359,11 @@ consent_check(struct call *c, const Dossier__V1__Consent *x, int64_t now)
                     AGENCY_KIND_MAX);
         return ERR_INVALID;
     }
-    if (x->n_document_types + x->n_fact_types + x->n_document_ids == 0) {
+    if (x->n_document_types + x->n_fact_types + x->n_document_ids == 0 &&
+        !x->situation) {
         call_finish(c, RPC_INVALID_ARGUMENT,
-                    "consent.document_types, fact_types or document_ids: at "
-                    "least one is required");
+                    "consent.document_types, fact_types, document_ids or "
+                    "situation: at least one is required");
         return ERR_INVALID;
     }
     if (codes_check(c, "consent.document_types", x->document_types,
@@ -427,10 +431,15 @@ consent_check(struct call *c, const Dossier__V1__Consent *x, int64_t now)
 static int
 consent_objects(struct pending *w, const Dossier__V1__Consent *x)
 {
-    size_t n = x->n_document_types + x->n_fact_types + x->n_document_ids, k = 0;
+    size_t n = x->n_document_types + x->n_fact_types + x->n_document_ids + 1,
+           k = 0;
 
-    if ((w->objs = calloc(n ? n : 1, sizeof(*w->objs))) == NULL)
+    if ((w->objs = calloc(n, sizeof(*w->objs))) == NULL)
         return -ENOMEM;
+    /* The situation is no document type: only a mandate for every type
+     * covers it (an object without a type). */
+    if (x->situation)
+        k++;
     for (size_t i = 0; i < x->n_document_types; i++)
         w->objs[k++].type = x->document_types[i];
     for (size_t i = 0; i < x->n_fact_types; i++) {

@@ -33,10 +33,8 @@
 #include "svc_export.h"
 #include "svc_persons.h"
 
-#define NAME_MAX_BYTES 200
-#define ADDR_MAX_BYTES 200
-#define SHORT_MAX_BYTES 64
-#define HOUSEHOLD_MAX 32
+#define NAME_MAX_BYTES SVC_NAME_MAX
+#define SHORT_MAX_BYTES SVC_SHORT_MAX
 
 /* A write in flight: the call it answers and what the vault works on. */
 struct pending {
@@ -91,51 +89,6 @@ principal_id_ok(const char *s)
             return false;
     }
     return true;
-}
-
-/* Checks a situation's fields; on error finishes the call and returns
- * ERR_INVALID.  |field| prefixes the names in messages ("situation"). */
-static int
-situation_check(struct call *c, const char *field,
-                const Dossier__V1__Situation *s)
-{
-    const Dossier__V1__Address *a = s->address;
-    char name[96];
-
-    if (a != NULL && (!svc__str_ok(a->line1, ADDR_MAX_BYTES, false) ||
-                      !svc__str_ok(a->line2, ADDR_MAX_BYTES, false) ||
-                      !svc__str_ok(a->postal_code, SHORT_MAX_BYTES, false) ||
-                      !svc__str_ok(a->city, ADDR_MAX_BYTES, false) ||
-                      !svc__str_ok(a->country, SHORT_MAX_BYTES, false))) {
-        call_finish(c, RPC_INVALID_ARGUMENT,
-                    "%s.address: a line or city is over %d bytes, or the "
-                    "postal code or country over %d",
-                    field, ADDR_MAX_BYTES, SHORT_MAX_BYTES);
-        return ERR_INVALID;
-    }
-    if (s->n_household > HOUSEHOLD_MAX) {
-        call_finish(c, RPC_INVALID_ARGUMENT, "%s.household: at most %d members",
-                    field, HOUSEHOLD_MAX);
-        return ERR_INVALID;
-    }
-    for (size_t i = 0; i < s->n_household; i++) {
-        const Dossier__V1__HouseholdMember *m = s->household[i];
-
-        if (!svc__str_ok(m->given_name, NAME_MAX_BYTES, false) ||
-            !svc__str_ok(m->family_name, NAME_MAX_BYTES, false) ||
-            !svc__str_ok(m->relation, SHORT_MAX_BYTES, false)) {
-            call_finish(c, RPC_INVALID_ARGUMENT,
-                        "%s.household[%zu]: names are at most %d bytes, the "
-                        "relation at most %d",
-                        field, i, NAME_MAX_BYTES, SHORT_MAX_BYTES);
-            return ERR_INVALID;
-        }
-        snprintf(name, sizeof(name), "%s.household[%zu].birth_date", field, i);
-        if (svc__check_date(c, name, m->birth_date, false) != 0)
-            return ERR_INVALID;
-    }
-    snprintf(name, sizeof(name), "%s.effective", field);
-    return svc__check_date(c, name, s->effective, false);
 }
 
 /* --- Enrol ----------------------------------------------------------- */
@@ -195,7 +148,7 @@ persons_enrol(struct call *c, const uint8_t *msg, size_t len)
     if (svc__check_date(c, "birth_date", req->birth_date, false) != 0)
         goto out;
     if (req->situation != NULL &&
-        situation_check(c, "situation", req->situation) != 0)
+        svc__situation_check(c, "situation", req->situation) != 0)
         goto out;
     if (req->person_principal_id[0] != '\0' &&
         !principal_id_ok(req->person_principal_id)) {
@@ -364,7 +317,7 @@ persons_update_situation(struct call *c, const uint8_t *msg, size_t len)
         call_finish(c, RPC_INVALID_ARGUMENT, "situation: required");
         goto out;
     }
-    if (situation_check(c, "situation", req->situation) != 0)
+    if (svc__situation_check(c, "situation", req->situation) != 0)
         goto out;
     if (!svc__str_ok(req->life_event, SHORT_MAX_BYTES, false)) {
         call_finish(c, RPC_INVALID_ARGUMENT, "life_event: at most %d bytes",
@@ -380,8 +333,8 @@ persons_update_situation(struct call *c, const uint8_t *msg, size_t len)
         pending_end(w);
         goto out;
     }
-    rc = vault_situation_put(svc__ctx()->vault, &w->p, req->situation, &w->rev,
-                             update_done, w);
+    rc = vault_situation_put(svc__ctx()->vault, &w->p, req->situation,
+                             req->life_event, &w->rev, update_done, w);
     if (rc != 0) {
         svc__fail(c, rc, "recording the situation");
         pending_end(w);

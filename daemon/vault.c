@@ -222,6 +222,23 @@ vault_set_keyring(struct vault *v, struct keyring *kr)
     v->keyring = kr;
 }
 
+void
+vault_set_change_hook(struct vault *v, vault_change_fn *fn, void *arg)
+{
+    v->change_fn = fn;
+    v->change_arg = arg;
+}
+
+int
+vault__changed(struct vault *v, struct store_txn *t,
+               const struct vault_person *p, const struct vault_id *dossier,
+               const struct vault_change *ch)
+{
+    if (v->change_fn == NULL)
+        return 0;
+    return v->change_fn(t, p, dossier, ch, v->change_arg);
+}
+
 /*
  * A crash in the middle of a deposit leaves its chunks and its UPLOADS
  * record, never its metadata: the document was never visible.  Remove
@@ -633,34 +650,56 @@ done:
 }
 
 struct vault_put_op {
+    struct vault *v;
+    struct vault_person p; /* situation: for the change hook; wiped */
+    struct buf plain;      /* situation: packed, for the change hook; wiped */
+    char life_event[64];
     enum store_db db;
     uint8_t key[STORE_KEY_MAX];
     size_t klen;
     struct buf val;
     struct vault_id person; /* for the situation revision bump */
-    uint64_t rev;
+    uint64_t rev;           /* situation: decided by the writer */
+    uint64_t *rev_out;      /* situation: the caller's, set before done */
     vault_done_fn *done;
     void *arg;
 };
+
+static void
+vault_put_op_free(struct vault_put_op *op)
+{
+    buf_free(&op->val);
+    buf_wipe(&op->plain);
+    vault_person_close(&op->p);
+    free(op);
+}
 
 static void
 vault_put_done(void *arg, int status)
 {
     struct vault_put_op *op = arg;
 
+    if (op->rev_out != NULL && status == 0)
+        *op->rev_out = op->rev;
     op->done(op->arg, status);
-    buf_free(&op->val);
-    free(op);
+    vault_put_op_free(op);
 }
 
-/* Writer thread: a situation revision, and the person's pointer to it. */
+/*
+ * Writer thread: a situation revision, and the person's pointer to it.
+ * The revision is the stored one plus one, decided here, where updates
+ * are serialised: two concurrent updates get two revisions, never one
+ * key twice.  So the value is sealed here too (its additional data names
+ * the revision).
+ */
 static int
 vault_situation_run(struct store_txn *t, void *arg)
 {
     struct vault_put_op *op = arg;
     Dossier__Internal__PersonRecord *rec;
-    uint8_t *dst;
-    size_t n;
+    Dossier__V1__Situation *sit;
+    uint8_t *dst, aad[64], be[8];
+    size_t n, alen;
     int rc;
 
     if ((rc = vault__person_record(t, &op->person, &rec)) != 0)
@@ -669,10 +708,7 @@ vault_situation_run(struct store_txn *t, void *arg)
         dossier__internal__person_record__free_unpacked(rec, NULL);
         return ERR_NOTFOUND;
     }
-    if (op->rev <= rec->situation_rev) {
-        /* Revisions are assigned on the loop; a concurrent update won. */
-        op->rev = rec->situation_rev + 1;
-    }
+    op->rev = rec->situation_rev + 1;
     rec->situation_rev = op->rev;
     n = dossier__internal__person_record__get_packed_size(rec);
     if ((dst = malloc(n)) == NULL) {
@@ -685,49 +721,78 @@ vault_situation_run(struct store_txn *t, void *arg)
     free(dst);
     if (rc != 0)
         return rc;
-    return store_put(t, op->db, op->key, op->klen, buf_peek(&op->val),
-                     buf_size(&op->val), STORE_PUT_NOOVERWRITE);
+
+    sit = dossier__v1__situation__unpack(NULL, buf_size(&op->plain),
+                                         buf_peek(&op->plain));
+    if (sit == NULL)
+        return -ENOMEM; /* packed by us on the loop: only memory fails */
+    sit->revision = (int64_t)op->rev;
+    n = dossier__v1__situation__get_packed_size(sit);
+    buf_wipe(&op->plain);
+    if ((dst = buf_space(&op->plain, n ? n : 1)) == NULL) {
+        dossier__v1__situation__free_unpacked(sit, NULL);
+        return -ENOMEM;
+    }
+    buf_commit(&op->plain, dossier__v1__situation__pack(sit, dst));
+    vault__be64(be, op->rev);
+    op->klen = vault__key(op->key, &op->person, be, 8, NULL, 0);
+    alen = vault__aad(aad, 'S', &op->person, be, 8, NULL, 0);
+    buf_free(&op->val);
+    rc = vault__seal_msg(&op->p, aad, alen, &sit->base, &op->val);
+    dossier__v1__situation__free_unpacked(sit, NULL);
+    if (rc != 0)
+        return rc;
+    if ((rc = store_put(t, op->db, op->key, op->klen, buf_peek(&op->val),
+                        buf_size(&op->val), STORE_PUT_NOOVERWRITE)) != 0)
+        return rc;
+    {
+        struct vault_change ch = {
+            .kind = VAULT_CHANGE_SITUATION,
+            .object_id = "",
+            .type = "",
+            .version = (int64_t)op->rev,
+            .life_event = op->life_event,
+            .situation = buf_peek(&op->plain),
+            .situation_len = buf_size(&op->plain),
+        };
+        return vault__changed(op->v, t, &op->p, &op->person, &ch);
+    }
 }
 
 int
 vault_situation_put(struct vault *v, const struct vault_person *p,
-                    const Dossier__V1__Situation *s, uint64_t *rev,
-                    vault_done_fn *done, void *arg)
+                    const Dossier__V1__Situation *s, const char *life_event,
+                    uint64_t *rev, vault_done_fn *done, void *arg)
 {
-    Dossier__Internal__PersonRecord *rec;
-    Dossier__V1__Situation copy = *s;
     struct vault_put_op *op;
-    struct store_txn *t;
-    uint8_t aad[64], be[8];
-    size_t alen;
+    size_t plen;
+    uint8_t *dst;
     int rc;
 
-    if ((rc = store_txn_begin(v->data, STORE_TXN_READ, NULL, &t)) != 0)
-        return rc;
-    rc = vault__person_record(t, &p->id, &rec);
-    store_txn_abort(t);
-    if (rc != 0)
-        return rc;
-    *rev = rec->situation_rev + 1;
-    dossier__internal__person_record__free_unpacked(rec, NULL);
-
+    if (life_event != NULL && strlen(life_event) >= sizeof(op->life_event))
+        return ERR_INVALID;
     if ((op = calloc(1, sizeof(*op))) == NULL)
         return -ENOMEM;
     buf_init(&op->val);
+    buf_init(&op->plain);
+    op->v = v;
+    op->p = *p;
+    if (life_event != NULL)
+        memcpy(op->life_event, life_event, strlen(life_event) + 1);
     op->db = STORE_DB_SITUATIONS;
     op->person = p->id;
-    op->rev = *rev;
+    op->rev_out = rev;
     op->done = done;
     op->arg = arg;
-    vault__be64(be, *rev);
-    op->klen = vault__key(op->key, &p->id, be, 8, NULL, 0);
-    copy.revision = (int64_t)*rev;
-    alen = vault__aad(aad, 'S', &p->id, be, 8, NULL, 0);
-    if ((rc = vault__seal_msg(p, aad, alen, &copy.base, &op->val)) != 0 ||
-        (rc = writer_submit(v->writer, vault_situation_run, vault_put_done,
+    plen = dossier__v1__situation__get_packed_size(s);
+    if ((dst = buf_space(&op->plain, plen ? plen : 1)) == NULL) {
+        vault_put_op_free(op);
+        return -ENOMEM;
+    }
+    buf_commit(&op->plain, dossier__v1__situation__pack(s, dst));
+    if ((rc = writer_submit(v->writer, vault_situation_run, vault_put_done,
                             op)) != 0) {
-        buf_free(&op->val);
-        free(op);
+        vault_put_op_free(op);
         return rc;
     }
     return 0;
@@ -867,6 +932,7 @@ vault_fact_list(struct vault *v, const struct vault_person *p,
 struct vault_erase_op {
     struct vault *v;
     struct vault_id id;
+    struct vault_person p; /* for the change hook; wiped */
     vault_done_fn *done;
     void *arg;
 };
@@ -890,6 +956,17 @@ vault_erase_run(struct store_txn *t, void *arg)
     if (rec->erased_unix != 0) {
         dossier__internal__person_record__free_unpacked(rec, NULL);
         return ERR_NOTFOUND;
+    }
+    {
+        /* Told while the consents can still be read. */
+        struct vault_change ch = {.kind = VAULT_CHANGE_ERASURE,
+                                  .object_id = "",
+                                  .type = "",
+                                  .life_event = ""};
+
+        if ((rc = vault__changed(op->v, t, op->p.open ? &op->p : NULL,
+                                 &op->id, &ch)) != 0)
+            goto out;
     }
     if ((rc = store_txn_begin(op->v->keys, STORE_TXN_WRITE, NULL, &kt)) != 0)
         goto out;
@@ -939,6 +1016,7 @@ vault_erase_done(void *arg, int status)
     struct vault_erase_op *op = arg;
 
     op->done(op->arg, status);
+    vault_person_close(&op->p);
     free(op);
 }
 
@@ -955,9 +1033,15 @@ vault_person_erase(struct vault *v, const struct vault_id *id,
     op->id = *id;
     op->done = done;
     op->arg = arg;
+    /* Without its key (already gone, or damaged) the person is erased all
+     * the same; only the change hook sees no consents. */
+    if (vault_person_open(v, id, &op->p) != 0)
+        vault_person_close(&op->p);
     if ((rc = writer_submit(v->writer, vault_erase_run, vault_erase_done,
-                            op)) != 0)
+                            op)) != 0) {
+        vault_person_close(&op->p);
         free(op);
+    }
     return rc;
 }
 

@@ -31,6 +31,7 @@
 struct catalog;
 struct keyring;
 struct store;
+struct store_txn;
 struct writer;
 struct vault;
 struct vault_upload;
@@ -76,6 +77,49 @@ void vault_set_keyring(struct vault *v, struct keyring *kr);
 void vault_id_format(const struct vault_id *id, char out[VAULT_ID_STR]);
 int vault_id_parse(const char *s, struct vault_id *out);
 
+/* --- changes ---------------------------------------------------------
+ *
+ * Every write that changes what an agency may need to know (a document
+ * version, a situation, a consent granted or revoked, an erasure) tells
+ * the change hook, inside its own writer transaction, before it ends: the
+ * hook's writes (the event log, events.h) commit or fail with the change,
+ * and a hook error drops the change.  The vault knows nothing of who is
+ * told; it only says what changed.
+ */
+
+enum vault_change_kind {
+    VAULT_CHANGE_DOCUMENT,        /* a new document, or a new version */
+    VAULT_CHANGE_SITUATION,       /* a new situation revision */
+    VAULT_CHANGE_CONSENT_GRANTED, /* |consent| as granted */
+    VAULT_CHANGE_CONSENT_REVOKED, /* |consent| as revoked */
+    VAULT_CHANGE_ERASURE,         /* the person is being erased */
+};
+
+struct vault_change {
+    enum vault_change_kind kind;
+    const char *object_id;  /* document ("p..."), consent ("c..."), or "" */
+    const char *type;       /* document type, or "" */
+    int64_t version;        /* document version, situation revision */
+    const char *life_event; /* situation: the life event declared, or "" */
+    const uint8_t *situation; /* situation: packed dossier.v1.Situation */
+    size_t situation_len;
+    const Dossier__V1__Consent *consent; /* consent changes */
+};
+
+/*
+ * The hook: runs on the writer thread in |t|, the change's own (child)
+ * transaction, with the opened person |p| (for an erasure: opened just
+ * before its DEK goes; |p| is NULL if the DEK could not be opened).
+ * Returns 0 to go on, or an error that drops the change and reaches its
+ * done callback.
+ */
+typedef int vault_change_fn(struct store_txn *t, const struct vault_person *p,
+                            const struct vault_id *dossier,
+                            const struct vault_change *ch, void *arg);
+
+/* Sets the change hook (NULL: none).  Before any write; loop thread. */
+void vault_set_change_hook(struct vault *v, vault_change_fn *fn, void *arg);
+
 /* --- persons --------------------------------------------------------- */
 
 /*
@@ -108,13 +152,18 @@ void vault_person_close(struct vault_person *p);
 int vault_situation_get(struct vault *v, const struct vault_person *p,
                         bool history, Dossier__V1__GetSituationResponse **out);
 
-/* Records a new situation revision; |*rev| is set at once. */
+/* Records |s| as the next situation revision: |*rev| (which must stay
+ * valid until then) is set to it just before |done| runs with 0.
+ * Concurrent updates get successive revisions.  |life_event| (copied;
+ * NULL or "") names the life event declared with it, for the change
+ * hook. */
 int vault_situation_put(struct vault *v, const struct vault_person *p,
-                        const Dossier__V1__Situation *s, uint64_t *rev,
-                        vault_done_fn *done, void *arg);
+                        const Dossier__V1__Situation *s, const char *life_event,
+                        uint64_t *rev, vault_done_fn *done, void *arg);
 
 /* Crypto-shreds the person: DEK deleted first, then every record; an
- * erasure record (dates only) remains.  ERR_NOTFOUND if unknown. */
+ * erasure record (dates only) remains.  ERR_NOTFOUND if unknown.  The
+ * change hook runs first, with the person opened here (loop thread). */
 int vault_person_erase(struct vault *v, const struct vault_id *id,
                        vault_done_fn *done, void *arg);
 
@@ -322,6 +371,10 @@ int vault_consent_put_txn(struct store_txn *t, const struct vault_person *p,
 int vault_mandates_held_txn(struct store_txn *t, const struct vault_person *p,
                             const char *delegate_uri,
                             Dossier__V1__Mandate ***out, size_t *n);
+
+/* In |t|: every consent of |p|'s dossier.  As vault_consents_held_txn. */
+int vault_consent_list_txn(struct store_txn *t, const struct vault_person *p,
+                           Dossier__V1__Consent ***out, size_t *n);
 
 /* Every consent / mandate of |p|'s dossier (loop thread, own read
  * transaction).  As vault_consents_held_txn. */

@@ -424,7 +424,18 @@ upload_finish_run(struct store_txn *t, void *arg)
         return rc;
     klen = vault__key(ukey, &u->person.id, u->blob, VAULT_ID_LEN, NULL, 0);
     rc = store_del(t, STORE_DB_UPLOADS, ukey, klen);
-    return rc == ERR_NOTFOUND ? 0 : rc;
+    if (rc != 0 && rc != ERR_NOTFOUND)
+        return rc;
+    {
+        struct vault_change ch = {
+            .kind = VAULT_CHANGE_DOCUMENT,
+            .object_id = u->meta->document_id,
+            .type = u->meta->type,
+            .version = (int64_t)u->version,
+            .life_event = "",
+        };
+        return vault__changed(u->v, t, &u->person, &u->person.id, &ch);
+    }
 }
 
 static void upload_abort_queue(struct vault_upload *u);

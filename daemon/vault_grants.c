@@ -217,8 +217,20 @@ grant_run(struct store_txn *t, void *arg)
                         buf_size(&op->sealed), STORE_PUT_NOOVERWRITE)) != 0)
         return rc;
     vault__be64(be, (uint64_t)op->until);
-    return store_put(t, STORE_DB_GRANTS, op->index, op->index_len, be,
-                     sizeof(be), 0);
+    if ((rc = store_put(t, STORE_DB_GRANTS, op->index, op->index_len, be,
+                        sizeof(be), 0)) != 0)
+        return rc;
+    if (op->kind == GRANT_CONSENT) {
+        const Dossier__V1__Consent *c = (const Dossier__V1__Consent *)op->rec;
+        struct vault_change ch = {.kind = VAULT_CHANGE_CONSENT_GRANTED,
+                                  .object_id = c->consent_id,
+                                  .type = "",
+                                  .life_event = "",
+                                  .consent = c};
+
+        return vault__changed(op->v, t, &op->p, &op->p.id, &ch);
+    }
+    return 0;
 }
 
 /* Writer thread: opens the record, lets the caller check it, marks it
@@ -248,6 +260,15 @@ revoke_run(struct store_txn *t, void *arg)
         c->revoked_by = op->by;
         rc = grant_put(t, STORE_DB_CONSENTS, TAG_CONSENT, &op->p, &op->obj, m,
                        0);
+        if (rc == 0) {
+            struct vault_change ch = {.kind = VAULT_CHANGE_CONSENT_REVOKED,
+                                      .object_id = c->consent_id,
+                                      .type = "",
+                                      .life_event = "",
+                                      .consent = c};
+
+            rc = vault__changed(op->v, t, &op->p, &op->p.id, &ch);
+        }
         c->revoked_by = NULL; /* op->by is not the message's to free */
     } else {
         Dossier__V1__Mandate *md = (Dossier__V1__Mandate *)m;
@@ -598,23 +619,18 @@ vault_consent_put_txn(struct store_txn *t, const struct vault_person *p,
 /* --- lists on the loop
  * -------------------------------------------------------- */
 
-/* Every record of |kind| of |p|'s dossier. */
+/* Every record of |kind| of |p|'s dossier, in |t|. */
 static int
-list_all(struct vault *v, const struct vault_person *p, enum grant_kind kind,
-         struct msgs *a)
+list_all_txn(struct store_txn *t, const struct vault_person *p,
+             enum grant_kind kind, struct msgs *a)
 {
-    struct store_txn *t;
     struct store_cursor *cur;
     struct store_entry e;
     int rc;
 
-    if ((rc = store_txn_begin(v->data, STORE_TXN_READ, NULL, &t)) != 0)
-        return rc;
     if ((rc = store_cursor_open(t, grant_db(kind), p->id.b, VAULT_ID_LEN,
-                                &cur)) != 0) {
-        store_txn_abort(t);
+                                &cur)) != 0)
         return rc;
-    }
     while ((rc = store_cursor_next(cur, &e)) == 0) {
         struct vault_id obj;
         ProtobufCMessage *m = NULL;
@@ -637,8 +653,38 @@ list_all(struct vault *v, const struct vault_person *p, enum grant_kind kind,
         }
     }
     store_cursor_close(cur);
-    store_txn_abort(t);
     return rc == ERR_NOTFOUND ? 0 : rc;
+}
+
+/* Every record of |kind| of |p|'s dossier, in a read transaction. */
+static int
+list_all(struct vault *v, const struct vault_person *p, enum grant_kind kind,
+         struct msgs *a)
+{
+    struct store_txn *t;
+    int rc;
+
+    if ((rc = store_txn_begin(v->data, STORE_TXN_READ, NULL, &t)) != 0)
+        return rc;
+    rc = list_all_txn(t, p, kind, a);
+    store_txn_abort(t);
+    return rc;
+}
+
+int
+vault_consent_list_txn(struct store_txn *t, const struct vault_person *p,
+                       Dossier__V1__Consent ***out, size_t *n)
+{
+    struct msgs a = {0};
+    int rc = list_all_txn(t, p, GRANT_CONSENT, &a);
+
+    if (rc != 0) {
+        msgs_free(&a);
+        return rc;
+    }
+    *out = (Dossier__V1__Consent **)a.v;
+    *n = a.n;
+    return 0;
 }
 
 int

@@ -18,7 +18,14 @@ struct vault {
     struct keyring *keyring;
     const struct catalog *catalog;
     uint64_t max_document;
+    vault_change_fn *change_fn;
+    void *change_arg;
 };
+
+/* Tells the change hook, if any, of |ch| (writer thread, in |t|). */
+int vault__changed(struct vault *v, struct store_txn *t,
+                   const struct vault_person *p, const struct vault_id *dossier,
+                   const struct vault_change *ch);
 
 /* The printable form of an id: |kind| ('d' dossier, 'p' pièce, 'f' fact)
  * then 26 Crockford base32 digits.  Parse returns 0 or ERR_INVALID. */

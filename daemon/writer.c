@@ -56,6 +56,8 @@ struct writer {
     /* Loop thread only. */
     struct writer_list ready; /* being reported (see writer_deliver) */
     size_t inflight;          /* submitted and not yet reported */
+    writer_reported_fn *reported_fn;
+    void *reported_arg;
 };
 
 static void
@@ -320,6 +322,7 @@ static void
 writer_deliver(struct writer *w)
 {
     struct writer_op *op;
+    bool reported = false;
 
     uv_mutex_lock(&w->mu);
     writer_list_splice(&w->ready, &w->done);
@@ -332,7 +335,10 @@ writer_deliver(struct writer *w)
         if (op->done != NULL)
             op->done(op->arg, op->status);
         free(op);
+        reported = true;
     }
+    if (reported && w->reported_fn != NULL)
+        w->reported_fn(w->reported_arg);
     if (w->inflight == 0 && !uv_is_closing((uv_handle_t *)&w->async))
         uv_unref((uv_handle_t *)&w->async);
 }
@@ -436,6 +442,13 @@ writer_submit(struct writer *w, writer_op_fn *op, writer_done_fn *done,
     if (w->inflight++ == 0)
         uv_ref((uv_handle_t *)&w->async);
     return 0;
+}
+
+void
+writer_on_reported(struct writer *w, writer_reported_fn *fn, void *arg)
+{
+    w->reported_fn = fn;
+    w->reported_arg = arg;
 }
 
 void

@@ -124,6 +124,18 @@ int writer_submit(struct writer *w, writer_op_fn *op, writer_done_fn *done,
                   void *arg);
 
 /*
+ * Called on the loop thread after each round of done callbacks: by then
+ * every operation of the batches just reported is durable or failed, so a
+ * reader beginning a transaction sees what they wrote (the event log
+ * wakes its watchers with it).  May call writer_submit().
+ */
+typedef void writer_reported_fn(void *arg);
+
+/* Sets (|fn| NULL: clears) the function run after each round of reports.
+ * Loop thread. */
+void writer_on_reported(struct writer *w, writer_reported_fn *fn, void *arg);
+
+/*
  * Copies the writer's counters into |*out|.  Any thread (takes the queue's
  * mutex briefly).
  */

@@ -81,6 +81,12 @@ START_TEST(test_config_files)
 }
 END_TEST
 
+START_TEST(test_events)
+{
+    run_script("/usr/bin/python3 tests/interop/test_events.py");
+}
+END_TEST
+
 START_TEST(test_hostile_h2)
 {
     run_script("/usr/bin/python3 tests/interop/test_hostile.py");
@@ -111,6 +117,7 @@ suite_integration(void)
     tcase_add_test(tc, test_audit);
     tcase_add_test(tc, test_audit_verify);
     tcase_add_test(tc, test_config_files);
+    tcase_add_test(tc, test_events);
     tcase_add_test(tc, test_hostile_h2);
     tcase_add_test(tc, test_fault_iofail);
     suite_add_tcase(s, tc);
