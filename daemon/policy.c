@@ -177,8 +177,6 @@ policy_delegate(enum policy_action act, const char **why)
     case POLICY_ERASE:
         return deny(why, "only the person may export or erase their "
                          "dossier");
-    case POLICY_SITUATION_UPDATE:
-        return deny(why, "only the person changes their situation");
     case POLICY_FIND_BY_NIR:
         return deny(why, "only an agency may look a dossier up by NIR");
     case POLICY_FACT_PUT:
@@ -387,6 +385,8 @@ policy_mandate_action(enum policy_action act)
     case POLICY_CONSENT_GRANT:
     case POLICY_CONSENT_REVOKE:
         return "grant-consent";
+    case POLICY_SITUATION_UPDATE:
+        return "declare";
     default:
         return NULL;
     }
@@ -429,12 +429,12 @@ policy_mandate_fit(const Dossier__V1__Mandate *m, enum policy_action act,
     }
     /* The situation is no document type: only a mandate for every type
      * covers it. */
-    if (act == POLICY_SITUATION_READ)
+    if (act == POLICY_SITUATION_READ || act == POLICY_SITUATION_UPDATE)
         o = &everything;
     if (o != NULL && !every &&
         (o->type == NULL ||
          !in_list(m->document_types, m->n_document_types, o->type))) {
-        if (act == POLICY_SITUATION_READ)
+        if (act == POLICY_SITUATION_READ || act == POLICY_SITUATION_UPDATE)
             snprintf(why, len,
                      "%s covers only some document types, not the "
                      "situation",

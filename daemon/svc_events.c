@@ -699,10 +699,17 @@ events_declare(struct call *c, const uint8_t *msg, size_t len)
     if (svc__open(c, &id, &d->p) != 0)
         goto fail;
     {
-        char idstr[VAULT_ID_STR];
+        struct policy_request r = {0};
+        struct policy_decision dec = {0};
 
-        vault_id_format(&id, idstr);
-        call_audit_set(c, CALL_AUDIT_DOSSIER, idstr);
+        /* The person, or a delegate under a "declare" mandate for every
+         * type. */
+        r.act = POLICY_SITUATION_UPDATE;
+        r.person = &d->p;
+        rc = svc__decide_now(c, &r, &dec);
+        policy_decision_clear(&dec);
+        if (rc != 0)
+            goto fail;
     }
     rc = vault_situation_get(svc__ctx()->vault, &d->p, false, &cur);
     if (rc != 0 && rc != ERR_NOTFOUND) {

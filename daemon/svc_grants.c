@@ -763,7 +763,9 @@ out:
 static int
 mandate_check(struct call *c, const Dossier__V1__Mandate *m, int64_t now)
 {
-    static const char *const actions[] = {"deposit", "read", "grant-consent"};
+    static const char *const actions[] = {"deposit", "read", "grant-consent",
+                                          "declare"};
+    const size_t nactions = sizeof(actions) / sizeof(actions[0]);
     struct principal del;
     int64_t from = m->valid_from_unix != 0 ? m->valid_from_unix : now;
 
@@ -773,20 +775,20 @@ mandate_check(struct call *c, const Dossier__V1__Mandate *m, int64_t now)
                     "trust domain");
         return ERR_INVALID;
     }
-    if (m->n_actions == 0 || m->n_actions > 3) {
+    if (m->n_actions == 0 || m->n_actions > nactions) {
         call_finish(c, RPC_INVALID_ARGUMENT,
-                    "mandate.actions: one to three of deposit, read, "
-                    "grant-consent");
+                    "mandate.actions: one to four of deposit, read, "
+                    "grant-consent, declare");
         return ERR_INVALID;
     }
     for (size_t i = 0; i < m->n_actions; i++) {
         bool known = false;
-        for (size_t k = 0; k < 3; k++)
+        for (size_t k = 0; k < nactions; k++)
             known = known || strcmp(m->actions[i], actions[k]) == 0;
         if (!known) {
             call_finish(c, RPC_INVALID_ARGUMENT,
                         "mandate.actions[%zu]: not one of deposit, read, "
-                        "grant-consent",
+                        "grant-consent, declare",
                         i);
             return ERR_INVALID;
         }

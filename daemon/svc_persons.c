@@ -301,6 +301,8 @@ static void
 persons_update_situation(struct call *c, const uint8_t *msg, size_t len)
 {
     Dossier__V1__UpdateSituationRequest *req;
+    struct policy_request r = {0};
+    struct policy_decision d = {0};
     struct pending *w = NULL;
     struct vault_id id;
     int rc;
@@ -330,6 +332,16 @@ persons_update_situation(struct call *c, const uint8_t *msg, size_t len)
     }
     w->id = id;
     if (svc__open(c, &id, &w->p) != 0) {
+        pending_end(w);
+        goto out;
+    }
+    /* A delegate changes the situation under a "declare" mandate for
+     * every type. */
+    r.act = POLICY_SITUATION_UPDATE;
+    r.person = &w->p;
+    rc = svc__decide_now(c, &r, &d);
+    policy_decision_clear(&d);
+    if (rc != 0) {
         pending_end(w);
         goto out;
     }

@@ -21,6 +21,10 @@ What it checks:
   erase     an erasure is told to the agencies holding consent.
   audit     every delivery is an audit entry of the person's dossier: the
             person's own Audit.Query says who was told of the move.
+  aidant    a delegate under a "declare" mandate for every type declares
+            a birth for the person; the agencies are told, with the papers
+            they will expect; a mandate without "declare", or limited to
+            some types, is refused saying why.
   cursor    malformed cursor: INVALID_ARGUMENT; a cursor ahead of the log:
             OUT_OF_RANGE; with --event-max 20 and 60 events, an old cursor
             is OUT_OF_RANGE and says so, while "0" starts at the oldest
@@ -49,7 +53,8 @@ import test_consent as tc  # noqa: E402  (the API table and helpers)
 import grpc  # noqa: E402
 
 SC = grpc.StatusCode
-SCENARIOS = ("two", "resume", "revoke", "erase", "audit", "cursor", "slow")
+SCENARIOS = ("two", "resume", "revoke", "erase", "audit", "aidant",
+             "cursor", "slow")
 PB = None
 SLOW_EVENTS = int(os.environ.get("DOSSIER_EVENTS_SLOW", "10000"))
 
@@ -378,6 +383,55 @@ def run_audit(checks, d, w):
     print("# the person sees who was told of the move: %s" % told)
 
 
+def run_aidant(checks, d, w):
+    p = w.person("ev-aidant")
+    caf_uri = tc.uri("agency", "caf-75")
+    person = w.api("person", "ev-aidant")
+    aidant = w.api("delegate", "france-services-demo")
+    grant(w, "ev-aidant", consent(p, agency=caf_uri, situation=True))
+    spouse = PB.persons.HouseholdMember(given_name="A", family_name="B",
+                                        relation="conjoint")
+    code, det, _ = declare(person, p, "demenagement", PB.persons.Situation(
+        address=address("8 rue Garibaldi"), household=[spouse]))
+    if code != SC.OK:
+        raise AssertionError("first situation: %s %s" % (code.name, det))
+    child = PB.persons.HouseholdMember(given_name="C", family_name="B",
+                                       relation="enfant",
+                                       birth_date=tc.date(2026, 11, 20))
+    after = PB.persons.Situation(address=address("8 rue Garibaldi"),
+                                 household=[spouse, child])
+    dlg = tc.uri("delegate", "france-services-demo")
+    m_read = tc.grant_mandate(person, p, dlg, actions=("read",))
+    code, det, _ = declare(aidant, p, "naissance", after)
+    if code != SC.PERMISSION_DENIED or "declare" not in det:
+        raise AssertionError("mandate without declare: %s %s" % (code, det))
+    person.must("Mandates/Revoke", PB.consents.RevokeMandateRequest(
+        dossier_id=p, mandate_id=m_read.mandate_id))
+    m_some = tc.grant_mandate(person, p, dlg, actions=("declare",),
+                              types=("rib",))
+    code, det, _ = declare(aidant, p, "naissance", after)
+    if code != SC.PERMISSION_DENIED or "situation" not in det:
+        raise AssertionError("mandate for some types: %s %s" % (code, det))
+    person.must("Mandates/Revoke", PB.consents.RevokeMandateRequest(
+        dossier_id=p, mandate_id=m_some.mandate_id))
+    tc.grant_mandate(person, p, dlg, actions=("declare",))
+    caf = Watch(d, "caf-75")
+    time.sleep(0.5)
+    code, det, resp = declare(aidant, p, "naissance", after)
+    if code != SC.OK:
+        raise AssertionError("aidant declares: %s %s" % (code.name, det))
+    got = caf.wait(1)
+    got = caf.settle()
+    caf.close()
+    expect_events("birth", got, [("situation", "", "situation",
+                                  resp.revision)])
+    if got[0].life_event != "naissance" or \
+            list(got[0].expected_document_types) != ["acte-naissance",
+                                                     "livret-famille"] or \
+            len(got[0].situation.household) != 2:
+        raise AssertionError("the birth event: %r" % got[0])
+
+
 def run_cursor(checks, d, w):
     x = Watch(d, "caf-75", cursor="12ab")
     st = x.wait_end()
@@ -538,6 +592,7 @@ def main():
             "revoke": "a revoked consent stops the events at once",
             "erase": "an erasure is told to the agencies holding consent",
             "audit": "each delivery is an audit entry the person sees",
+            "aidant": "an aidant under a declare mandate declares a birth",
             "cursor": "bad, ahead and too-old cursors; bad life events",
             "slow": "a watcher that never reads: bounded memory, others "
                     "served",

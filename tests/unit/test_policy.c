@@ -52,7 +52,7 @@ static const struct role_case roles[] = {
     {POLICY_ENROL, D, D, A, A, D},
     {POLICY_FIND_BY_NIR, D, A, D, D, D},
     {POLICY_SITUATION_READ, A, D, A, D, D},
-    {POLICY_SITUATION_UPDATE, A, D, D, D, D},
+    {POLICY_SITUATION_UPDATE, A, D, A, D, D}, /* delegate: a declare mandate */
     {POLICY_EXPORT, A, D, D, D, D},
     {POLICY_ERASE, A, D, D, D, D},
     {POLICY_DOC_PUT, A, A, A, D, D},
@@ -67,6 +67,7 @@ static const struct role_case roles[] = {
     {POLICY_MANDATE_GRANT, A, D, D, D, D},
     {POLICY_MANDATE_REVOKE, A, D, A, D, D},
     {POLICY_MANDATE_LIST, A, D, A, D, D},
+    {POLICY_EVENTS_WATCH, D, A, D, D, D},
 };
 
 START_TEST(test_policy_role_table)
@@ -79,7 +80,7 @@ START_TEST(test_policy_role_table)
     struct principal au = who("spiffe://dossier.test/auditor/cnil-demo");
     struct vault_id own = id_of(1);
 
-    ck_assert_int_eq(sizeof(roles) / sizeof(roles[0]), POLICY_MANDATE_LIST + 1);
+    ck_assert_int_eq(sizeof(roles) / sizeof(roles[0]), POLICY_EVENTS_WATCH + 1);
     for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
         const struct role_case *rc = &roles[i];
         const struct principal *ps[] = {&p, &ag, &dg, &ad, &au};
@@ -141,7 +142,13 @@ START_TEST(test_policy_needs_grants)
     ck_assert_str_eq(policy_mandate_action(POLICY_DOC_LIST), "read");
     ck_assert_str_eq(policy_mandate_action(POLICY_CONSENT_REVOKE),
                      "grant-consent");
+    ck_assert_str_eq(policy_mandate_action(POLICY_SITUATION_UPDATE),
+                     "declare");
+    ck_assert(policy_needs_grants(&dg, POLICY_SITUATION_UPDATE));
+    ck_assert(!policy_needs_grants(&p, POLICY_SITUATION_UPDATE));
+    ck_assert(!policy_needs_grants(&ag, POLICY_EVENTS_WATCH));
     ck_assert_ptr_null(policy_mandate_action(POLICY_ERASE));
+    ck_assert_ptr_null(policy_mandate_action(POLICY_EVENTS_WATCH));
 }
 END_TEST
 
@@ -409,6 +416,20 @@ START_TEST(test_policy_mandate_fit_rules)
     ck_assert_int_eq(
         policy_mandate_fit(&t.m, POLICY_SITUATION_READ, NULL, NOW, NULL, 0),
         POLICY_FIT_OK);
+
+    /* declare changes the situation, for a mandate over every type only. */
+    tmandate_init(&t, "declare", "*");
+    ck_assert_int_eq(policy_mandate_fit(&t.m, POLICY_SITUATION_UPDATE, NULL,
+                                        NOW, NULL, 0),
+                     POLICY_FIT_OK);
+    ck_assert_int_eq(
+        policy_mandate_fit(&t.m, POLICY_SITUATION_READ, NULL, NOW, NULL, 0),
+        POLICY_FIT_NOT_COVERED);
+    tmandate_init(&t, "declare", "rib");
+    ck_assert_int_eq(policy_mandate_fit(&t.m, POLICY_SITUATION_UPDATE, NULL,
+                                        NOW, why, sizeof(why)),
+                     POLICY_FIT_PURPOSE);
+    ck_assert_ptr_nonnull(strstr(why, "not the situation"));
 
     /* grant-consent also lets it list consents. */
     tmandate_init(&t, "grant-consent", "*");
