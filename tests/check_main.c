@@ -29,6 +29,7 @@ main(void)
     srunner_add_suite(sr, suite_policy());
     srunner_add_suite(sr, suite_config());
     srunner_add_suite(sr, suite_lifeevent());
+    srunner_add_suite(sr, suite_events());
     if (getenv("DOSSIER_UNIT_ONLY") == NULL)
         srunner_add_suite(sr, suite_integration());
     srunner_run_all(sr, CK_NORMAL);

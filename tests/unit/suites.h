@@ -23,6 +23,7 @@ Suite *suite_audit(void);
 Suite *suite_policy(void);
 Suite *suite_config(void);
 Suite *suite_lifeevent(void);
+Suite *suite_events(void);
 Suite *suite_integration(void);
 
 #endif
