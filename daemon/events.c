@@ -72,29 +72,12 @@ events__now_set(struct events *e, int64_t t)
     atomic_store(&e->now_override, t);
 }
 
-static void
-be64_put(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t
-be64_get(const uint8_t *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static size_t
 event_aad(uint8_t *aad, const struct vault_id *dossier, uint64_t seq)
 {
     uint8_t be[8];
 
-    be64_put(be, seq);
+    vault__be64(be, seq);
     return vault__aad(aad, 'E', dossier, be, 8, NULL, 0);
 }
 
@@ -112,7 +95,7 @@ events_bounds(struct store_txn *t, uint64_t *purged, uint64_t *last)
     if (rc == 0) {
         if (vl != 8)
             return ERR_CORRUPT;
-        *purged = be64_get(val);
+        *purged = vault__get_be64(val);
     } else if (rc != ERR_NOTFOUND)
         return rc;
     *last = *purged;
@@ -123,8 +106,8 @@ events_bounds(struct store_txn *t, uint64_t *purged, uint64_t *last)
         return rc;
     if (e.key_len != 8)
         return ERR_CORRUPT;
-    if (be64_get(e.key) > *last)
-        *last = be64_get(e.key);
+    if (vault__get_be64(e.key) > *last)
+        *last = vault__get_be64(e.key);
     return 0;
 }
 
@@ -295,7 +278,7 @@ events_change(struct store_txn *t, const struct vault_person *p,
         goto out;
     }
     dossier__internal__event_record__pack(&rec, packed);
-    be64_put(key, seq);
+    vault__be64(key, seq);
     rc = store_put(t, STORE_DB_EVENTS, key, 8, packed, n, STORE_PUT_NOOVERWRITE);
     if (rc == 0)
         atomic_fetch_add(&e->appended, 1);
@@ -342,7 +325,7 @@ events_purge_run(struct store_txn *t, void *arg)
             rc = ERR_CORRUPT;
             break;
         }
-        seq = be64_get(en.key);
+        seq = vault__get_be64(en.key);
         rec = dossier__internal__event_record__unpack(NULL, en.val_len,
                                                        en.val);
         /* A record that does not parse is dropped all the same: it could
@@ -361,7 +344,7 @@ events_purge_run(struct store_txn *t, void *arg)
         return rc;
     if (mark == 0)
         return 0;
-    be64_put(be, mark);
+    vault__be64(be, mark);
     return store_put(t, STORE_DB_META, EVENTS_PURGED_KEY,
                      sizeof(EVENTS_PURGED_KEY) - 1, be, 8, 0);
 }
@@ -470,7 +453,7 @@ events_next(struct events *e, struct store_txn *t, uint64_t after,
     memset(out, 0, sizeof(*out));
     if (after == UINT64_MAX)
         return ERR_NOTFOUND;
-    be64_put(key, after + 1);
+    vault__be64(key, after + 1);
     if ((rc = store_cursor_open(t, STORE_DB_EVENTS, NULL, 0, &cur)) != 0)
         return rc;
     rc = store_cursor_seek(cur, key, 8, &en);
@@ -480,7 +463,7 @@ events_next(struct events *e, struct store_txn *t, uint64_t after,
         rc = ERR_CORRUPT;
         goto out;
     }
-    out->seq = be64_get(en.key);
+    out->seq = vault__get_be64(en.key);
     rec = dossier__internal__event_record__unpack(NULL, en.val_len, en.val);
     if (rec == NULL || rec->dossier.len != VAULT_ID_LEN) {
         rc = ERR_CORRUPT;

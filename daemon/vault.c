@@ -136,6 +136,12 @@ vault__be64(uint8_t *p, uint64_t v)
     vault__be32(p + 4, (uint32_t)v);
 }
 
+uint64_t
+vault__get_be64(const uint8_t *p)
+{
+    return (uint64_t)vault__get_be32(p) << 32 | vault__get_be32(p + 4);
+}
+
 uint32_t
 vault__get_be32(const uint8_t *p)
 {

@@ -1,6 +1,7 @@
 /*
- * vault_int.h -- what vault.c and vault_docs.c share.  Not for other
- * modules: they use vault.h.
+ * vault_int.h -- what vault.c, vault_docs.c, vault_grants.c and events.c
+ * share (events.c seals its bodies under the person's DEK like the vault's
+ * own records).  Not for other modules: they use vault.h.
  */
 #ifndef DOSSIER_VAULT_INT_H
 #define DOSSIER_VAULT_INT_H
@@ -45,6 +46,7 @@ size_t vault__aad(uint8_t *aad, char tag, const struct vault_id *id,
 void vault__be32(uint8_t *p, uint32_t v);
 void vault__be64(uint8_t *p, uint64_t v);
 uint32_t vault__get_be32(const uint8_t *p);
+uint64_t vault__get_be64(const uint8_t *p);
 int64_t vault__now(void);
 
 /* Packs |m| and seals it under |p|'s DEK into |out|.  0 or an error. */
