@@ -44,7 +44,9 @@
 #include "writer.h"
 
 #define WATCH_BATCH 32        /* events sent per writer operation */
-#define WATCH_SCAN_MAX 2048   /* events examined per read transaction */
+/* Events examined per read transaction: bounds the loop's time in one
+ * scan (each event is opened with its person's key). */
+#define WATCH_SCAN_MAX 256
 #define WATCH_HEARTBEAT_MS 2000
 #define WATCH_CURSOR_MAX 20   /* decimal digits of a uint64 */
 #define DECLARE_NOTIFIED_MAX 64
@@ -214,8 +216,16 @@ watch_deliver_done(void *arg, int status)
 
         if (!it->ok)
             continue;
-        if (call_send(c, it->msg, it->len) != 0)
-            break;
+        if (call_send(c, it->msg, it->len) != 0) {
+            /* Out of memory: end the watch rather than skip an event;
+             * the client resumes from the last cursor it received. */
+            watch_end(w, RPC_UNAVAILABLE,
+                      "the server is short of memory; resume from the last "
+                      "cursor received");
+            watch_batch_free(b);
+            call_unref(c);
+            return;
+        }
         w->told_cursor = it->seq;
         w->told_ms = mono_ms();
     }
@@ -339,9 +349,9 @@ watch_pump(struct watch *w)
         if (rc == ERR_CORRUPT) {
             /* One damaged record must not stop every watcher behind it:
              * it is skipped, and said. */
-            log_warnx("event after %" PRIu64 " fails authentication; "
-                      "skipped", at);
-            at++;
+            log_warnx("event %" PRIu64 " fails authentication; skipped",
+                      ev.seq > at ? ev.seq : at + 1);
+            at = ev.seq > at ? ev.seq : at + 1;
             scanned++;
             continue;
         }
