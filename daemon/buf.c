@@ -39,7 +39,9 @@ buf_size(const struct buf *b)
 const uint8_t *
 buf_peek(const struct buf *b)
 {
-    return b->data + b->off;
+    /* A buffer that never held anything has no storage: NULL + 0 is
+     * undefined behaviour in C, so give NULL itself back. */
+    return b->data != NULL ? b->data + b->off : NULL;
 }
 
 int

@@ -52,10 +52,17 @@ $(FZ_BIN)/%: $(FZ_OBJ)/tests/fuzz/%.o $(FZ)/libfuzz.a $(OBJ)/daemon/descriptors.
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZERS:%=$(FZ_BIN)/%)
 
-fuzz: fuzz-build
+fuzz: fuzz-build $(BIN)/dossier-admin
 	@FZ=$(FZ) bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
 
 -include $(shell find $(FZ_OBJ) -name '*.d' 2>/dev/null)
 
 # Keep the harness objects (make would remove them as intermediates).
 .SECONDARY: $(FUZZ_SRC:%.c=$(FZ_OBJ)/%.o)
+
+# fuzz_requests runs the daemon in process: driver.c stands in for conn.c.
+$(FZ_BIN)/fuzz_requests: $(FZ_OBJ)/tests/fuzz/fuzz_requests.o \
+		$(FZ_OBJ)/tests/fuzz/driver.o $(FZ)/libfuzz.a \
+		$(OBJ)/daemon/descriptors.o
+	@mkdir -p $(FZ_BIN)
+	$(FUZZ_CC) -g $(FZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)

@@ -95,6 +95,151 @@ def main():
     write("fuzz_audit_verify", "from-2-french",
           audit_verify_input(0x5E, checkpoint(1), checkpoint(4), seg[60:]))
 
+    # fuzz_requests (and make alloc-fail): method, caller, messages.
+    for name, data in requests().items():
+        write("fuzz_requests", name, data)
+
+
+# The order of drv_methods[] and enum drv_who in tests/fuzz/driver.[ch].
+METHODS = """Health/Check Health/Watch ReflV1 ReflV1alpha Diag/Echo Diag/Download
+Diag/Upload Diag/EchoStream Persons/Enrol Persons/FindByNir
+Persons/GetSituation Persons/UpdateSituation Persons/Export Persons/Erase
+Documents/Put Documents/Get Documents/List Documents/LatestValid
+Documents/CheckIntegrity Documents/PutFact Documents/GetFacts Consents/Grant
+Consents/Revoke Consents/List Mandates/Grant Mandates/Revoke Mandates/List
+Audit/Query Audit/GetCheckpoint Audit/InclusionProof Audit/ConsistencyProof
+Events/Watch Events/DeclareLifeEvent""".split()
+PERSON, AGENCY, AGENCY2, DELEGATE, AUDITOR, ADMIN, STRANGER = range(7)
+
+# Fixture placeholders (driver.h): 27 bytes, replaced by the real ids.
+D0, D1, C0, K0, M0 = (("@@" + t).ljust(27, "@") for t in
+                      ("D0", "D1", "C0", "K0", "M0"))
+CAF = "spiffe://dossier.test/agency/caf-75"
+DELEG = "spiffe://dossier.test/delegate/france-services-demo"
+
+
+def date(y, m, d):
+    return field_varint(1, y) + field_varint(2, m) + field_varint(3, d)
+
+
+def basis(consent=""):
+    b = field_bytes(1, "RSA-INSTRUCTION") + field_bytes(2, "dossier-4711")
+    return b + (field_bytes(3, consent) if consent else b"")
+
+
+def request(method, who, *msgs):
+    out = bytes([METHODS.index(method), who])
+    for m in msgs:
+        out += struct.pack(">H", len(m)) + m
+    return out
+
+
+def requests():
+    meta = (field_bytes(2, D0) + field_bytes(3, "avis-imposition") +
+            field_bytes(5, date(2026, 4, 1)) +
+            field_bytes(9, "application/pdf") +
+            field_bytes(10, "avis.pdf") + field_varint(11, 10))
+    address = (field_bytes(1, "3 rue des Lilas") + field_bytes(3, "75011") +
+               field_bytes(4, "Paris") + field_bytes(5, "FR"))
+    situation = (field_bytes(1, address) + field_bytes(3, date(2026, 6, 1)) +
+                 field_bytes(2, field_bytes(1, "Lou") + field_bytes(2, "Martin") +
+                             field_bytes(3, date(2019, 2, 3)) +
+                             field_bytes(4, "enfant")))
+    consent = (field_bytes(3, CAF) + field_bytes(5, "avis-imposition") +
+               field_bytes(8, "RSA-INSTRUCTION") +
+               field_bytes(9, "instruction du RSA") +
+               field_varint(12, 2000000000) + field_varint(13, 1))
+    mandate = (field_bytes(3, DELEG) + field_bytes(4, "deposit") +
+               field_bytes(4, "read") + field_bytes(5, "*") +
+               field_varint(6, 1795000000) +
+               field_varint(7, 1795000000 + 300 * 86400))
+    fact = (field_bytes(1, D0) + field_bytes(2, "quotient-familial") +
+            field_bytes(3, "812") + field_bytes(4, date(2026, 1, 1)))
+    refl_list = field_bytes(7, "")
+    refl_file = field_bytes(4, "dossier.v1.Documents")
+    return {
+        "health-check": request("Health/Check", AGENCY, b""),
+        "health-check-service": request("Health/Check", AGENCY,
+                                        field_bytes(1, "dossier.v1.Documents")),
+        "health-watch": request("Health/Watch", AGENCY, b""),
+        "reflection-v1": request("ReflV1", AGENCY, refl_list, refl_file),
+        "reflection-v1alpha": request("ReflV1alpha", AUDITOR, refl_file),
+        "diag-echo": request("Diag/Echo", AGENCY, field_bytes(1, b"ping")),
+        "diag-download": request("Diag/Download", AGENCY,
+                                 field_varint(1, 3000) + field_varint(2, 1000)),
+        "diag-upload": request("Diag/Upload", AGENCY, field_bytes(1, b"a" * 40),
+                               field_bytes(1, b"b")),
+        "diag-echostream": request("Diag/EchoStream", AGENCY,
+                                   field_bytes(1, b"one"), field_bytes(1, b"two")),
+        "enrol": request("Persons/Enrol", ADMIN,
+                         field_bytes(1, "2 95 10 99 126 111 93") +
+                         field_bytes(2, "Lou") + field_bytes(3, "Martin") +
+                         field_bytes(4, date(1995, 10, 9)) +
+                         field_bytes(5, situation) + field_bytes(6, "lou")),
+        "find-by-nir": request("Persons/FindByNir", AGENCY,
+                               field_bytes(1, "185057800608491") +
+                               field_bytes(2, basis())),
+        "get-situation": request("Persons/GetSituation", AGENCY,
+                                 field_bytes(1, D0) + field_bytes(2, basis()) +
+                                 field_varint(3, 1)),
+        "update-situation": request("Persons/UpdateSituation", PERSON,
+                                    field_bytes(1, D0) +
+                                    field_bytes(2, situation) +
+                                    field_bytes(3, "demenagement")),
+        "export": request("Persons/Export", PERSON, field_bytes(1, D0)),
+        "erase-unconfirmed": request("Persons/Erase", PERSON,
+                                     field_bytes(1, D0)),
+        "put": request("Documents/Put", AGENCY, field_bytes(1, meta),
+                       field_bytes(2, b"0123456789")),
+        "put-delegate": request("Documents/Put", DELEGATE, field_bytes(1, meta),
+                                field_bytes(2, b"01234"),
+                                field_bytes(2, b"56789")),
+        "get": request("Documents/Get", AGENCY,
+                       field_bytes(1, D0) + field_bytes(2, C0) +
+                       field_bytes(3, basis(K0))),
+        "get-person": request("Documents/Get", PERSON,
+                              field_bytes(1, D0) + field_bytes(2, C0)),
+        "list": request("Documents/List", AGENCY,
+                        field_bytes(1, D0) + field_varint(3, 1) +
+                        field_bytes(4, basis())),
+        "latest-valid": request("Documents/LatestValid", AGENCY,
+                                field_bytes(1, D0) +
+                                field_bytes(2, "justificatif-domicile") +
+                                field_bytes(3, basis())),
+        "check-integrity": request("Documents/CheckIntegrity", PERSON,
+                                   field_bytes(1, D0) + field_bytes(2, C0)),
+        "put-fact": request("Documents/PutFact", AGENCY, field_bytes(1, fact)),
+        "get-facts": request("Documents/GetFacts", AGENCY2,
+                             field_bytes(1, D0) + field_bytes(3, basis())),
+        "consent-grant": request("Consents/Grant", PERSON,
+                                 field_bytes(1, consent)),
+        "consent-grant-delegate": request("Consents/Grant", DELEGATE,
+                                          field_bytes(1, field_bytes(2, D0) +
+                                                      consent)),
+        "consent-revoke": request("Consents/Revoke", PERSON,
+                                  field_bytes(1, D0) + field_bytes(2, K0)),
+        "consent-list": request("Consents/List", AGENCY, field_varint(2, 1)),
+        "consent-list-person": request("Consents/List", PERSON,
+                                       field_bytes(1, D0)),
+        "mandate-grant": request("Mandates/Grant", PERSON,
+                                 field_bytes(1, mandate)),
+        "mandate-revoke": request("Mandates/Revoke", DELEGATE,
+                                  field_bytes(1, D0) + field_bytes(2, M0)),
+        "mandate-list": request("Mandates/List", DELEGATE, field_varint(2, 1)),
+        "audit-query": request("Audit/Query", AUDITOR,
+                               field_varint(7, 1) + field_varint(8, 10)),
+        "audit-query-person": request("Audit/Query", PERSON,
+                                      field_bytes(1, D0)),
+        "audit-checkpoint": request("Audit/GetCheckpoint", AUDITOR, b""),
+        "audit-inclusion": request("Audit/InclusionProof", AUDITOR,
+                                   field_varint(1, 1) + field_varint(2, 3)),
+        "audit-consistency": request("Audit/ConsistencyProof", AUDITOR,
+                                     field_varint(1, 1) + field_varint(2, 4)),
+        "events-watch": request("Events/Watch", AGENCY, b""),
+        "events-declare": request("Events/DeclareLifeEvent", PERSON,
+                                  field_bytes(1, D0)),
+    }
+
 
 if __name__ == "__main__":
     main()

@@ -25,6 +25,23 @@ START_TEST(test_buf_init_empty)
 }
 END_TEST
 
+/* Found by fuzz_requests under UBSan: buf_peek of a buffer that never
+ * held anything computed NULL + 0, undefined in C.  It returns NULL now
+ * (a SAN=1 build fails this test on the old code). */
+START_TEST(test_buf_peek_empty_is_null)
+{
+    struct buf b;
+
+    buf_init(&b);
+    ck_assert_ptr_null(buf_peek(&b));
+    ck_assert_uint_eq(buf_size(&b), 0);
+    ck_assert_int_eq(buf_append(&b, "x", 1), 0);
+    buf_consume(&b, 1);
+    ck_assert_ptr_nonnull(buf_peek(&b));
+    buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_buf_append_peek_consume)
 {
     struct buf b;
@@ -181,6 +198,7 @@ suite_buf(void)
     TCase *tc = tcase_create("core");
 
     tcase_add_test(tc, test_buf_init_empty);
+    tcase_add_test(tc, test_buf_peek_empty_is_null);
     tcase_add_test(tc, test_buf_append_peek_consume);
     tcase_add_test(tc, test_buf_append_zero_allocates_nothing);
     tcase_add_test(tc, test_buf_reserve_slides_before_growing);
