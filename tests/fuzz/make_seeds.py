@@ -95,6 +95,41 @@ def main():
     write("fuzz_audit_verify", "from-2-french",
           audit_verify_input(0x5E, checkpoint(1), checkpoint(4), seg[60:]))
 
+    # fuzz_config: the packaged file and a few of every kind of line.
+    with open(os.path.join(TOP, "packaging", "dossierd.conf"), "rb") as f:
+        write("fuzz_config", "packaged", f.read())
+    write("fuzz_config", "every-section", b"""# comment
+; other comment
+[server]
+listen = [::1]:7443
+trust_domain = dossier.test
+diag = yes
+[keys]
+dir = "/etc/dossier/keys # not a comment"
+[store]
+data = /var/lib/dossier
+map_size = 2G
+max_document = 50M   # trailing comment
+[limits]
+max_message = 4194304
+handshake_timeout_ms = 10000
+[audit]
+retention_days = 365
+[log]
+level = debug
+""")
+    write("fuzz_config", "errors", b"""[nowhere]
+key
+[server]
+listen = 127.0.0.1:99999
+diag = perhaps
+diag = yes
+unknown = 1
+[store]
+map_size = 1T5
+data = "unterminated
+""")
+
     # fuzz_requests (and make alloc-fail): method, caller, messages.
     for name, data in requests().items():
         write("fuzz_requests", name, data)
