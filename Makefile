@@ -13,6 +13,11 @@ DATA_DIR  ?= var/data
 KEYS_DIR  ?= keys/dev
 
 B        := build
+# SAN=1: everything built with ASan+UBSan in build/san/ (make unit SAN=1,
+# make check SAN=1); `make check` runs the unit tests so (unit-san).
+ifeq ($(SAN),1)
+B        := build/san
+endif
 GEN      := $(B)/gen
 OBJ      := $(B)/obj
 BIN      := $(B)/bin
@@ -36,6 +41,12 @@ ifneq ($(CI),)
 WARN     += -Werror
 endif
 CFLAGS   ?= -O2 -g
+ifeq ($(SAN),1)
+# clang: its UBSan also catches arithmetic on NULL, which GCC's does not.
+CC       := clang
+CFLAGS   += -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+endif
 CPPFLAGS += -D_GNU_SOURCE -Idaemon -I$(GEN) -Itests/unit
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(CPPFLAGS) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -185,6 +196,7 @@ tests/interop/node_modules/.stamp: tests/interop/package.json \
 check: all keys asan fault $(BIN)/unit-tests \
 		tests/interop/node_modules/.stamp fuzz-build
 	@FZ=$(FZ) bash tests/fuzz/run.sh $(FUZZ_CHECK_SECONDS) $(FUZZERS)
+	@$(MAKE) --no-print-directory unit-san
 	DOSSIER_TOP=$(CURDIR) $(BIN)/unit-tests
 
 include mk/fuzz.mk

@@ -49,6 +49,12 @@ $(FZ_BIN)/%: $(FZ_OBJ)/tests/fuzz/%.o $(FZ)/libfuzz.a $(OBJ)/daemon/descriptors.
 	$(FUZZ_CC) -g $(FZ_SAN) -fsanitize=fuzzer -o $@ $< $(FZ)/libfuzz.a \
 		$(OBJ)/daemon/descriptors.o $(LIBS)
 
+# The unit tests built with ASan+UBSan (clang) in build/san/, as `make
+# check` runs them; `make check SAN=1` builds everything so.
+.PHONY: unit-san
+unit-san:
+	@$(MAKE) --no-print-directory SAN=1 unit
+
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZERS:%=$(FZ_BIN)/%)
 
