@@ -145,12 +145,13 @@ $(BIN)/dossier: $(DOSSIER_SRC:%.c=$(OBJ)/%.o) $(B)/libdossier-common.a
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
-# The unit tests link every module except the daemon's main.
+# The unit tests link every module except the daemon's main.  strdup is
+# wrapped so that a test can make one fail (testutil_strdup_fail).
 $(BIN)/unit-tests: $(UNIT_SRC:%.c=$(OBJ)/%.o) \
 		$(filter-out $(OBJ)/daemon/main.o,$(DAEMON_OBJ)) \
 		$(B)/libdossier-common.a
 	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
+	$(CC) $(CFLAGS) -Wl,--wrap=strdup -o $@ $^ $(LIBS) $(CHECK_LIBS)
 
 # The same daemon built with AddressSanitizer and UBSan, for the interop
 # run: a leak or a memory error fails the test that started it.
@@ -196,6 +197,7 @@ tests/interop/node_modules/.stamp: tests/interop/package.json \
 check: all keys asan fault $(BIN)/unit-tests \
 		tests/interop/node_modules/.stamp fuzz-build
 	@FZ=$(FZ) bash tests/fuzz/run.sh $(FUZZ_CHECK_SECONDS) $(FUZZERS)
+	@$(MAKE) --no-print-directory alloc-fail ALLOC_FAIL_MAX=$(ALLOC_FAIL_CHECK_MAX)
 	@$(MAKE) --no-print-directory unit-san
 	DOSSIER_TOP=$(CURDIR) $(BIN)/unit-tests
 

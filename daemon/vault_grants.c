@@ -505,6 +505,25 @@ fix_dossier(enum grant_kind kind, ProtobufCMessage *m,
 }
 
 /*
+ * Names |id| as the dossier of grant |m| and appends it to |a|, which then
+ * owns it.  On failure (-ENOMEM) |m| is freed here, whichever step failed:
+ * a failed strdup in fix_dossier used to leak it (found by make
+ * alloc-fail).
+ */
+static int
+msgs_add_named(struct msgs *a, enum grant_kind kind, ProtobufCMessage *m,
+               const struct vault_id *id)
+{
+    int rc;
+
+    if ((rc = fix_dossier(kind, m, id)) != 0) {
+        protobuf_c_message_free_unpacked(m, NULL);
+        return rc;
+    }
+    return msgs_add(a, m); /* frees |m| on failure */
+}
+
+/*
  * Appends to |a| the records of |kind| that |p|'s dossier has under the
  * GRANTS prefix |tag| |who|.  Index entries whose record is gone are
  * skipped (they cannot be made by this module, but a partial restore
@@ -537,12 +556,13 @@ held_txn(struct store_txn *t, const struct vault_person *p,
                        grant_desc(kind), &m);
         if (rc == ERR_NOTFOUND)
             continue;
-        if (rc != 0 || (rc = fix_dossier(kind, m, &p->id)) != 0 ||
-            (rc = msgs_add(a, m)) != 0) {
-            if (rc != -ENOMEM && m != NULL)
+        if (rc != 0) {
+            if (m != NULL)
                 protobuf_c_message_free_unpacked(m, NULL);
             break;
         }
+        if ((rc = msgs_add_named(a, kind, m, &p->id)) != 0)
+            break;
     }
     store_cursor_close(cur);
     return rc == ERR_NOTFOUND ? 0 : rc;
@@ -645,12 +665,13 @@ list_all_txn(struct store_txn *t, const struct vault_person *p,
         alen = grant_aad(aad, grant_tag(kind), &p->id, &obj);
         rc = vault__open_msg(p, aad, alen, e.val, e.val_len, grant_desc(kind),
                              &m);
-        if (rc != 0 || (rc = fix_dossier(kind, m, &p->id)) != 0 ||
-            (rc = msgs_add(a, m)) != 0) {
-            if (rc != -ENOMEM && m != NULL)
+        if (rc != 0) {
+            if (m != NULL)
                 protobuf_c_message_free_unpacked(m, NULL);
             break;
         }
+        if ((rc = msgs_add_named(a, kind, m, &p->id)) != 0)
+            break;
     }
     store_cursor_close(cur);
     return rc == ERR_NOTFOUND ? 0 : rc;

@@ -72,3 +72,43 @@ $(FZ_BIN)/fuzz_requests: $(FZ_OBJ)/tests/fuzz/fuzz_requests.o \
 		$(OBJ)/daemon/descriptors.o
 	@mkdir -p $(FZ_BIN)
 	$(FUZZ_CC) -g $(FZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+# --- allocation failures ---------------------------------------------------
+#
+#   make alloc-fail [ALLOC_FAIL_MAX=N]
+#       for each fuzz_requests seed (one request of each RPC), fails the
+#       1st, 2nd... allocation of the request (at most N values of it, 0:
+#       all) and checks the daemon answers, does not leak, still serves;
+#       ends with one summary line per request and a total.
+
+ALLOC_FAIL_MAX ?= 0
+# make check tries every N too: the whole run takes under a minute.
+ALLOC_FAIL_CHECK_MAX ?= 0
+AF        := $(B)/alloc
+AF_OBJ    := $(AF)/obj
+AF_CFLAGS  = -std=c11 $(WARN) -g -O1 $(FZ_SAN) $(CPPFLAGS) -Iclient \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# driver.c stands in for conn.c.
+AF_SRC    := $(filter-out daemon/conn.c,$(FZ_LIB_SRC)) tests/fuzz/driver.c \
+	tests/fuzz/alloc_fail.c
+AF_OBJS   := $(AF_SRC:%.c=$(AF_OBJ)/%.o) $(PB_C:$(GEN)/%.c=$(AF_OBJ)/gen/%.o)
+# The libraries linked statically, so that --wrap reaches their calls.
+AF_LIBS   := -Wl,-Bstatic -luv_a -llmdb -lprotobuf-c -lnghttp2 -lssl -lcrypto \
+	-Wl,-Bdynamic -lpthread -ldl -lrt -lm
+AF_WRAP   := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup \
+	-Wl,--wrap=strndup
+
+$(AF_OBJ)/%.o: %.c $(GEN)/.stamp
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(AF_CFLAGS) -MMD -MP -c $< -o $@
+$(AF_OBJ)/gen/%.o: $(GEN)/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -g -O1 $(FZ_SAN) $(CPPFLAGS) -c $< -o $@
+$(AF)/alloc-fail: $(AF_OBJS) $(OBJ)/daemon/descriptors.o
+	$(FUZZ_CC) -g $(FZ_SAN) $(AF_WRAP) -o $@ $^ $(AF_LIBS)
+
+.PHONY: alloc-fail
+alloc-fail: $(AF)/alloc-fail $(BIN)/dossier-admin
+	@$(AF)/alloc-fail -m $(ALLOC_FAIL_MAX) tests/fuzz/corpus/fuzz_requests/seed-*
+
+-include $(shell find $(AF_OBJ) -name '*.d' 2>/dev/null)

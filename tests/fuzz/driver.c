@@ -55,6 +55,8 @@
  * Diag.Download) and closes the connection. */
 #define DRV_ANSWER_MAX (4u << 20)
 
+_Thread_local int drv_in_client;
+
 const char *const drv_methods[] = {
     "/grpc.health.v1.Health/Check",
     "/grpc.health.v1.Health/Watch",
@@ -405,7 +407,12 @@ drv_call(struct drv *d, const char *path, enum drv_who who,
         ssize_t k;
         bool progress = false;
 
-        while ((k = nghttp2_session_mem_send(cl.session, &p)) > 0) {
+        for (;;) {
+            drv_in_client++;
+            k = nghttp2_session_mem_send(cl.session, &p);
+            drv_in_client--;
+            if (k <= 0)
+                break;
             progress = true;
             if (h2_feed(h2, p, (size_t)k) != 0) {
                 res->conn_error = true;
@@ -417,8 +424,13 @@ drv_call(struct drv *d, const char *path, enum drv_who who,
         conn.woken = false;
         while ((k = h2_produce(h2, &p)) > 0) {
             progress = true;
-            if (nghttp2_session_mem_recv(cl.session, p, (size_t)k) < 0)
+            drv_in_client++;
+            k = nghttp2_session_mem_recv(cl.session, p, (size_t)k);
+            drv_in_client--;
+            if (k < 0) {
+                k = 0;
                 break;
+            }
         }
         if (k < 0) {
             res->conn_error = true;
@@ -427,6 +439,12 @@ drv_call(struct drv *d, const char *path, enum drv_who who,
         h2_run_writable(h2);
         if (cl.closed)
             break;
+        /* As conn.c does: a session that wants neither to read nor to
+         * write is over, and the connection is closed. */
+        if (!h2_alive(h2)) {
+            res->conn_error = true;
+            break;
+        }
         if (buf_size(&cl.answer) > DRV_ANSWER_MAX)
             break;
         if (progress || conn.woken) {
@@ -460,6 +478,33 @@ out:
     buf_free(&cl.body);
     buf_wipe(&cl.answer);
     return rc;
+}
+
+int
+drv_input_parse(const uint8_t *data, size_t size, const char **path,
+                enum drv_who *who, struct drv_msg *msgs, size_t max)
+{
+    size_t n = 0;
+
+    if (size < 2)
+        return -1;
+    *path = drv_methods[data[0] % drv_nmethods];
+    *who = (enum drv_who)(data[1] % DRV_WHO_COUNT);
+    data += 2;
+    size -= 2;
+    while (size >= 2 && n < max) {
+        size_t len = (size_t)data[0] << 8 | data[1];
+        data += 2;
+        size -= 2;
+        if (len > size)
+            len = size;
+        msgs[n].data = data;
+        msgs[n].len = len;
+        n++;
+        data += len;
+        size -= len;
+    }
+    return (int)n;
 }
 
 /* --- fixtures ---------------------------------------------------------- */

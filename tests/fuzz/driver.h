@@ -83,6 +83,20 @@ void drv_close(struct drv *d);
 int drv_call(struct drv *d, const char *path, enum drv_who who,
              const struct drv_msg *msgs, size_t n, struct drv_result *res);
 
+/*
+ * Splits a fuzz_requests input (driver.h's format: byte 0 the method,
+ * byte 1 the caller, then messages each prefixed by a 2-byte big-endian
+ * length, cut to what is left) into |*path|, |*who| and at most |max|
+ * messages pointing into |data|.  Returns the message count, or -1 if the
+ * input is shorter than 2 bytes.
+ */
+int drv_input_parse(const uint8_t *data, size_t size, const char **path,
+                    enum drv_who *who, struct drv_msg *msgs, size_t max);
+
+/* Non-zero while the driver's client code runs on this thread (its
+ * nghttp2 session): a fault injector leaves those allocations alone. */
+extern _Thread_local int drv_in_client;
+
 /* Hooks around the request, for fault loops: |before| runs just before
  * the first request byte reaches the daemon, |after| when the call is
  * over and the daemon idle again. */

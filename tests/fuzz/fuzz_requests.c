@@ -56,32 +56,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct drv_result res;
     const char *path;
     enum drv_who who;
-    size_t n = 0;
+    int n;
 
-    if (size < 2)
+    if ((n = drv_input_parse(data, size, &path, &who, msgs, MAX_MSGS)) < 0)
         return 0;
     if (++inputs % DRV_REOPEN == 0) {
         drv_close(drv);
         if (drv_open(NULL, &drv) != 0)
             abort();
     }
-    path = drv_methods[data[0] % drv_nmethods];
-    who = (enum drv_who)(data[1] % DRV_WHO_COUNT);
-    data += 2;
-    size -= 2;
-    while (size >= 2 && n < MAX_MSGS) {
-        size_t len = (size_t)data[0] << 8 | data[1];
-        data += 2;
-        size -= 2;
-        if (len > size)
-            len = size;
-        msgs[n].data = data;
-        msgs[n].len = len;
-        n++;
-        data += len;
-        size -= len;
-    }
-    if (drv_call(drv, path, who, msgs, n, &res) != 0)
+    if (drv_call(drv, path, who, msgs, (size_t)n, &res) != 0)
         return 0;
     if (getenv("DOSSIER_FUZZ_LOG") != NULL)
         fprintf(stderr,

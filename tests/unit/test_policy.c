@@ -6,6 +6,7 @@
  * grant, the one-shot consent spent exactly once inside a transaction,
  * and the denylist of revoked principals.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include "store.h"
 #include "suites.h"
 #include "testutil.h"
+#include "vault_int.h"
 
 #define TD "dossier.test"
 #define NOW 1800000000LL
@@ -625,6 +627,69 @@ END_TEST
 /* --- denylist
  * -------------------------------------------------------------------------- */
 
+/*
+ * Found by make alloc-fail: when naming the dossier of a consent it had
+ * just opened failed (strdup), vault_consents_held_txn returned -ENOMEM
+ * but leaked the opened consent.  The failure must come back as -ENOMEM
+ * with nothing held (LeakSanitizer, in the SAN=1 run of make check, fails
+ * this test on the old code), and the next call must work.
+ */
+START_TEST(test_policy_held_consents_enomem_no_leak)
+{
+    char base[64], data[128];
+    struct store *s = NULL;
+    struct store_txn *t;
+    struct vault_person person = {.id = id_of(9), .open = true};
+    Dossier__V1__Consent **held = NULL;
+    const char *caf = "spiffe://dossier.test/agency/caf-75";
+    uint8_t key[128], until[8];
+    struct vault_id obj;
+    struct tconsent tc;
+    size_t n = 7, klen;
+
+    memset(person.dek, 0x42, sizeof(person.dek));
+    testutil_mkdtemp(base, sizeof(base), NULL, "dossier-policy");
+    snprintf(data, sizeof(data), "%s/data", base);
+    ck_assert_int_eq(store_open(data, 16u << 20, &s), 0);
+    tconsent_init(&tc, NULL);
+    ck_assert_int_eq(vault__id_parse(tc.c.consent_id, 'c', &obj), 0);
+    /* The record, and its entry in the agency's index (vault_grants.c:
+     * 'a', the agency URI, NUL, dossier, consent -> valid until). */
+    klen = 0;
+    key[klen++] = 'a';
+    memcpy(key + klen, caf, strlen(caf) + 1);
+    klen += strlen(caf) + 1;
+    memcpy(key + klen, person.id.b, VAULT_ID_LEN);
+    klen += VAULT_ID_LEN;
+    memcpy(key + klen, obj.b, VAULT_ID_LEN);
+    klen += VAULT_ID_LEN;
+    memset(until, 0x7f, sizeof(until));
+    ck_assert_int_eq(store_txn_begin(s, STORE_TXN_WRITE, NULL, &t), 0);
+    ck_assert_int_eq(vault_consent_put_txn(t, &person, &tc.c), 0);
+    ck_assert_int_eq(
+        store_put(t, STORE_DB_GRANTS, key, klen, until, sizeof(until), 0), 0);
+    ck_assert_int_eq(store_txn_commit(t), 0);
+
+    ck_assert_int_eq(store_txn_begin(s, STORE_TXN_READ, NULL, &t), 0);
+    testutil_strdup_fail(1);
+    ck_assert_int_eq(vault_consents_held_txn(
+                         t, &person, "spiffe://dossier.test/agency/caf-75",
+                         NULL, &held, &n),
+                     -ENOMEM);
+    testutil_strdup_fail(0);
+    ck_assert_int_eq(vault_consents_held_txn(
+                         t, &person, "spiffe://dossier.test/agency/caf-75",
+                         NULL, &held, &n),
+                     0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(held[0]->consent_id, tc.c.consent_id);
+    vault_consents_free(held, n);
+    store_txn_abort(t);
+    store_close(s);
+    testutil_rmtree(base);
+}
+END_TEST
+
 START_TEST(test_policy_denylist)
 {
     const char *ok = "# revoked\n\n  spiffe://DOSSIER.test/agency/caf-13  \r\n"
@@ -709,6 +774,7 @@ suite_policy(void)
     tcase_add_test(tc, test_policy_time_format);
     tcase_add_test(tc, test_policy_decide_without_grants);
     tcase_add_test(tc, test_policy_one_shot_spent_once);
+    tcase_add_test(tc, test_policy_held_consents_enomem_no_leak);
     tcase_add_test(tc, test_policy_denylist);
     tcase_add_test(tc, test_policy_denylist_load_file);
     suite_add_tcase(s, tc);

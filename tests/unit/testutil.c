@@ -1,6 +1,7 @@
 /*
  * testutil.c -- helpers shared by the unit suites (see testutil.h).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -72,4 +73,25 @@ testutil_capture_end(void)
     unlink(capture_path);
     text[n > 0 ? n : 0] = '\0';
     return text;
+}
+
+static int strdup_fail_in;
+
+void
+testutil_strdup_fail(int n)
+{
+    strdup_fail_in = n;
+}
+
+char *__real_strdup(const char *s);
+char *__wrap_strdup(const char *s);
+
+char *
+__wrap_strdup(const char *s)
+{
+    if (strdup_fail_in > 0 && --strdup_fail_in == 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __real_strdup(s);
 }

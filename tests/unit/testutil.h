@@ -24,4 +24,9 @@ void testutil_rmtree(const char *path);
 void testutil_capture_begin(const char *dir);
 const char *testutil_capture_end(void);
 
+/* Makes the |n|th call to strdup() from now on, in the daemon's code,
+ * fail with ENOMEM (0: none).  The unit tests are linked with
+ * -Wl,--wrap=strdup for this. */
+void testutil_strdup_fail(int n);
+
 #endif
