@@ -67,6 +67,17 @@ write_file(const char *path, const uint8_t *p, size_t n)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
+/* libFuzzer ends with exit(): take the temporary directory with us. */
+static void
+cleanup(void)
+{
+    char cmd[300];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -82,6 +93,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
              tmp ? tmp : "/tmp");
     if (mkdtemp(dir) == NULL)
         die("mkdtemp");
+    atexit(cleanup);
     snprintf(pub_path, sizeof(pub_path), "%s/audit.pub", dir);
     snprintf(seg_path, sizeof(seg_path), "%s/log.bin", dir);
     snprintf(cp_path[0], sizeof(cp_path[0]), "%s/cp1.pb", dir);

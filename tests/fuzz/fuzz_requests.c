@@ -37,6 +37,14 @@ static unsigned inputs;
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* libFuzzer ends with exit(): take the temporary directory with us. */
+static void
+cleanup(void)
+{
+    drv_close(drv);
+    drv = NULL;
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -46,6 +54,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         log_set_level(LOG_LVL_ERROR);
     if (drv_open(NULL, &drv) != 0)
         abort();
+    atexit(cleanup);
     return 0;
 }
 

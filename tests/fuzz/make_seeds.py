@@ -130,9 +130,67 @@ map_size = 1T5
 data = "unterminated
 """)
 
+    # fuzz_conn: raw bytes, or plaintext inside a real TLS session.
+    for name, data in conn_inputs().items():
+        write("fuzz_conn", name, data)
+
     # fuzz_requests (and make alloc-fail): method, caller, messages.
     for name, data in requests().items():
         write("fuzz_requests", name, data)
+
+
+def h2_frame(ftype, flags, stream, payload=b""):
+    return (struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) +
+            struct.pack(">I", stream) + payload)
+
+
+def hpack_literal(name, value):
+    """A literal header field without indexing, new name (RFC 7541 6.2.2)."""
+    name, value = name.encode(), value.encode()
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+
+
+def h2_request(path, stream=1, extra=()):
+    block = b"".join(hpack_literal(n, v) for n, v in (
+        (":method", "POST"), (":scheme", "https"), (":path", path),
+        (":authority", "localhost"), ("content-type", "application/grpc"),
+        ("te", "trailers")) + tuple(extra))
+    return h2_frame(1, 0x4, stream, block)
+
+
+def conn_inputs():
+    settings = h2_frame(4, 0, 0)
+    health = (settings + h2_request("/grpc.health.v1.Health/Check") +
+              h2_frame(0, 0x1, 1, frame(b"")))
+    echo = (settings +
+            h2_request("/dossier.v1.Diag/Echo", 1, (("grpc-timeout", "2S"),)) +
+            h2_frame(0, 0x1, 1, frame(field_bytes(1, b"ping"))))
+    stream = (settings + h2_request("/dossier.v1.Diag/EchoStream", 3) +
+              h2_frame(0, 0, 3, frame(field_bytes(1, b"a"))) +
+              h2_frame(8, 0, 3, struct.pack(">I", 65535)) +
+              h2_frame(6, 0, 0, b"12345678") +
+              h2_frame(0, 0x1, 3, frame(field_bytes(1, b"b"))))
+    reset = (settings + h2_request("/dossier.v1.Diag/Upload", 5) +
+             h2_frame(3, 0, 5, struct.pack(">I", 8)) +
+             h2_frame(7, 0, 0, struct.pack(">II", 0, 0)))
+    split = h2_request("/dossier.v1.Diag/Download", 7)
+    continuation = (settings + h2_frame(1, 0, 7, split[9:30]) +
+                    h2_frame(9, 0x4, 7, split[30:]) +
+                    h2_frame(0, 0x1, 7, frame(field_varint(1, 100000))))
+    return {
+        # byte 0 even: raw bytes instead of TLS.
+        "raw-http": b"\x00\x00GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "raw-clienthello-cut": b"\x00\x00\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+        "raw-garbage": b"\x00\x00" + bytes(range(256)),
+        # byte 0 odd: TLS; bit 1: the preface is sent first.
+        "tls-health": b"\x03\x00" + health,
+        "tls-echo-cut": b"\x03\x07" + echo,
+        "tls-stream-ping-window": b"\x03\x00" + stream,
+        "tls-reset-goaway": b"\x03\x11" + reset,
+        "tls-continuation": b"\x03\x00" + continuation,
+        "tls-no-preface": b"\x01\x00" + b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + health,
+        "tls-http1": b"\x01\x00GET / HTTP/1.1\r\n\r\n",
+    }
 
 
 # The order of drv_methods[] and enum drv_who in tests/fuzz/driver.[ch].
