@@ -27,6 +27,7 @@
 #include "dossier/v1/documents.pb-c.h"
 #include "dossier/v1/persons.pb-c.h"
 #include "err.h"
+#include "events.h"
 #include "h2.h"
 #include "keyring.h"
 #include "log.h"
@@ -38,6 +39,7 @@
 #include "svc_audit.h"
 #include "svc_diag.h"
 #include "svc_documents.h"
+#include "svc_events.h"
 #include "svc_grants.h"
 #include "svc_health.h"
 #include "svc_persons.h"
@@ -168,12 +170,20 @@ struct drv {
     struct writer *writer;
     struct audit *audit;
     struct vault *vault;
+    struct events *events;
     struct server *server;
+    unsigned idle_ms;
     bool loop_open;
     char ids[5][VAULT_ID_STR]; /* D0 D1 C0 K0 M0 */
     void (*before)(void);
     void (*after)(void);
 };
+
+void
+drv_set_idle(struct drv *d, unsigned ms)
+{
+    d->idle_ms = ms;
+}
 
 void
 drv_set_hooks(struct drv *d, void (*before)(void), void (*after)(void))
@@ -455,7 +465,7 @@ drv_call(struct drv *d, const char *path, enum drv_who who,
         uv_update_time(&d->loop);
         if (idle_since == 0)
             idle_since = uv_now(&d->loop);
-        else if (uv_now(&d->loop) - idle_since > DRV_IDLE_MS)
+        else if (uv_now(&d->loop) - idle_since > d->idle_ms)
             break;
         uv_run(&d->loop, UV_RUN_ONCE);
     }
@@ -686,6 +696,7 @@ drv_open(const char *admin, struct drv **out)
         return -errno;
     }
     snprintf(d->keys, sizeof(d->keys), "%s/keys", d->dir);
+    d->idle_ms = DRV_IDLE_MS;
     snprintf(cmd, sizeof(cmd), "'%s' init-dev --dir '%s' >/dev/null 2>&1",
              admin, d->keys);
     if (drv_run(cmd) != 0) {
@@ -719,6 +730,13 @@ drv_open(const char *admin, struct drv **out)
     if ((rc = vault_open(d->data, d->keystore, d->writer, d->keyring,
                          d->catalog, 1u << 20, &d->vault)) != 0)
         goto fail;
+    {
+        struct events_config ec = {EVENTS_RETENTION_DAYS_DEFAULT,
+                                   EVENTS_MAX_DEFAULT};
+        if ((rc = events_open(&d->loop, d->data, d->writer, d->vault, &ec,
+                              &d->events)) != 0)
+            goto fail;
+    }
 
     server_config_defaults(&cfg);
     cfg.listen_port = 0;
@@ -741,7 +759,8 @@ drv_open(const char *admin, struct drv **out)
         (rc = svc_documents_register(d->server, &ctx)) != 0 ||
         (rc = svc_audit_register(d->server, d->audit, d->data, d->vault)) !=
             0 ||
-        (rc = svc_grants_register(d->server, &ctx, d->keys)) != 0)
+        (rc = svc_grants_register(d->server, &ctx, d->keys)) != 0 ||
+        (rc = svc_events_register(d->server, &ctx, d->events)) != 0)
         goto fail;
     if ((rc = drv_fixtures(d)) != 0)
         goto fail;
@@ -762,6 +781,7 @@ drv_close(struct drv *d)
     server_free(d->server);
     if (d->writer != NULL)
         writer_free(d->writer);
+    events_close(d->events);
     if (d->loop_open) {
         uv_close((uv_handle_t *)&d->tick, NULL);
         uv_run(&d->loop, UV_RUN_DEFAULT);

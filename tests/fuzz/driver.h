@@ -2,7 +2,7 @@
  * driver.h -- an in-process dossierd for fuzzers and fault loops.
  *
  * Opens everything main.c opens (keyring, catalogue, key store, data
- * store, writer, audit log, vault, server, every service) in a fresh
+ * store, writer, audit log, vault, event log, server, every service) in a fresh
  * temporary directory, with real keys made by dossier-admin init-dev, and
  * runs calls through the real transport: an nghttp2 client session in
  * this process talks HTTP/2 to the daemon's own h2.c session, whose calls
@@ -96,6 +96,11 @@ int drv_input_parse(const uint8_t *data, size_t size, const char **path,
 /* Non-zero while the driver's client code runs on this thread (its
  * nghttp2 session): a fault injector leaves those allocations alone. */
 extern _Thread_local int drv_in_client;
+
+/* How long a call may go without anything to exchange before the driver
+ * takes it as waiting for its client (a Watch) and closes the connection
+ * (default 300 ms; the fuzzer uses less). */
+void drv_set_idle(struct drv *d, unsigned ms);
 
 /* Hooks around the request, for fault loops: |before| runs just before
  * the first request byte reaches the daemon, |after| when the call is

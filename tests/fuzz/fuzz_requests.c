@@ -54,6 +54,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         log_set_level(LOG_LVL_ERROR);
     if (drv_open(NULL, &drv) != 0)
         abort();
+    drv_set_idle(drv, 50);
     atexit(cleanup);
     return 0;
 }
@@ -73,6 +74,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         drv_close(drv);
         if (drv_open(NULL, &drv) != 0)
             abort();
+        drv_set_idle(drv, 50);
     }
     if (drv_call(drv, path, who, msgs, (size_t)n, &res) != 0)
         return 0;

@@ -329,8 +329,16 @@ def requests():
         "audit-consistency": request("Audit/ConsistencyProof", AUDITOR,
                                      field_varint(1, 1) + field_varint(2, 4)),
         "events-watch": request("Events/Watch", AGENCY, b""),
+        "events-watch-cursor": request("Events/Watch", AGENCY,
+                                       field_bytes(1, "0000000000000001")),
         "events-declare": request("Events/DeclareLifeEvent", PERSON,
-                                  field_bytes(1, D0)),
+                                  field_bytes(1, D0) +
+                                  field_bytes(2, "demenagement") +
+                                  field_bytes(3, situation)),
+        "events-declare-birth": request(
+            "Events/DeclareLifeEvent", DELEGATE,
+            field_bytes(1, D0) + field_bytes(2, "naissance") +
+            field_bytes(3, situation)),
     }
 
 
