@@ -30,7 +30,7 @@ DEB_BUILD := build-essential pkg-config libuv1-dev liblmdb-dev \
 DEB_TEST  := python3 python3-grpcio python3-protobuf python3-cryptography \
 	python3-lmdb \
 	nghttp2-client \
-	nghttp2-server valgrind \
+	nghttp2-server valgrind prometheus \
 	clang libclang-rt-14-dev
 
 PKGS     := libuv lmdb libprotobuf-c openssl libnghttp2
@@ -71,7 +71,9 @@ COMMON_SRC := daemon/buf.c daemon/err.c daemon/log.c daemon/rpc.c \
 	daemon/principal.c daemon/tls.c daemon/crypto.c daemon/keyring.c \
 	daemon/nir.c daemon/fsutil.c daemon/merkle.c daemon/config.c
 DAEMON_SRC := $(filter-out $(COMMON_SRC),$(wildcard daemon/*.c))
-ADMIN_SRC  := client/dossier_admin.c client/devpki.c
+ADMIN_SRC  := client/dossier_admin.c client/devpki.c client/admin_say.c \
+	client/admin_manifest.c client/admin_backup.c client/admin_registry.c \
+	client/admin_status.c
 DOSSIER_SRC := client/dossier.c client/audit_verify.c
 UNIT_SRC   := $(wildcard tests/unit/test_*.c) tests/unit/testutil.c \
 	tests/check_main.c \
@@ -138,7 +140,15 @@ $(B)/libdossier-common.a: $(COMMON_OBJ) Makefile
 $(BIN)/dossierd: $(DAEMON_OBJ) $(B)/libdossier-common.a
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
-$(BIN)/dossier-admin: $(ADMIN_SRC:%.c=$(OBJ)/%.o) $(B)/libdossier-common.a
+# dossier-admin takes the daemon's store, audit log and vault from this
+# archive (only the objects it needs are linked): backups and status use
+# the same code as the daemon, never a copy of it.
+$(B)/libdossier-daemon.a: $(filter-out $(OBJ)/daemon/main.o,$(DAEMON_OBJ)) \
+		Makefile
+	rm -f $@
+	ar rcs $@ $(filter-out $(OBJ)/daemon/main.o,$(DAEMON_OBJ))
+$(BIN)/dossier-admin: $(ADMIN_SRC:%.c=$(OBJ)/%.o) $(B)/libdossier-daemon.a \
+		$(B)/libdossier-common.a
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 $(BIN)/dossier: $(DOSSIER_SRC:%.c=$(OBJ)/%.o) $(B)/libdossier-common.a

@@ -5,8 +5,10 @@
  * kinds and ids, trust domain, host names, addresses) and drives devpki.c,
  * which makes the keys and certificates: a development PKI for `make run`
  * and the tests (init-dev), one more principal certificate (issue), a
- * server certificate for another host (issue-server).  Key rotation and
- * backups will be further commands here.
+ * server certificate for another host (issue-server).  The operator's
+ * other jobs have a file each: the registry of principals and revocation
+ * (admin_registry.c), hot backups, their verification and restore
+ * (admin_backup.c), the status of keys and stores (admin_status.c).
  *
  * It never prints key material, never overwrites a private key, and says
  * each error once, in English and French, where it is found; commands
@@ -15,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -29,9 +32,15 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "admin_backup.h"
+#include "admin_registry.h"
+#include "admin_say.h"
+#include "admin_status.h"
 #include "devpki.h"
 #include "err.h"
 #include "keyring.h"
+#include "log.h"
+#include "store.h"
 
 #define PROG "dossier-admin"
 #define DEFAULT_TRUST_DOMAIN "dossier.test"
@@ -97,6 +106,54 @@ static const char usage_text[] =
     "      Émet OUT/server-HOST.crt et .key pour le nom d'hôte HOST (et\n"
     "      chaque adresse ADDR), signés par DIR/ca.key.\n"
     "\n"
+    "  init --dir DIR --data DATA [--keystore KS]\n"
+    "      Make the data and audit keys of DIR that are missing and create\n"
+    "      the empty data store DATA and data-key store KS (default\n"
+    "      DIR/keystore).  Crée les clés manquantes et les bases vides.\n"
+    "\n"
+    "  register --dir DIR --kind KIND --id ID [--cert FILE] [--days N]\n"
+    "        [--out-dir OUT] [--trust-domain DOMAIN]\n"
+    "      Register a principal (agency, delegate = aidant, auditor, admin,\n"
+    "      person) in DIR/principals: with --cert, the certificate of an\n"
+    "      external CA (it must name spiffe://DOMAIN/KIND/ID and verify\n"
+    "      against DIR/ca.crt); without, one issued as by issue.\n"
+    "      Enregistre un principal : certificat d'une AC externe avec\n"
+    "      --cert, sinon émis par l'AC de DIR.\n"
+    "\n"
+    "  list --dir DIR [--kind KIND]\n"
+    "      List the registered principals and their state.  Liste les\n"
+    "      principaux enregistrés et leur état.\n"
+    "\n"
+    "  revoke --dir DIR --kind KIND --id ID [--trust-domain D] [--pid PID]\n"
+    "      Add the principal to DIR/revoked-principals (refused on every\n"
+    "      request once dossierd reloads: SIGHUP, sent to PID if given).\n"
+    "      Révoque le principal (refusé à chaque requête après SIGHUP).\n"
+    "\n"
+    "  rotate-master --dir DIR [--pid PID]\n"
+    "      keygen-master, then SIGHUP to PID (or says to send it): dossierd\n"
+    "      re-wraps every data key online.  Rotation de la clé maîtresse.\n"
+    "\n"
+    "  backup --dir DIR --data DATA [--keystore KS] --backup OUT\n"
+    "      Hot backup while dossierd serves: consistent copies of the data\n"
+    "      store and the data-key store, the audit checkpoint, and a\n"
+    "      manifest (sizes, SHA-256, audit tree size and root) signed with\n"
+    "      DIR/audit.key.  Sauvegarde à chaud avec manifeste signé.\n"
+    "\n"
+    "  verify-backup --dir DIR --backup OUT\n"
+    "      Check the signature, the hashes, the audit log (root, every\n"
+    "      hash) and that every document decrypts with DIR's master keys.\n"
+    "      Vérifie une sauvegarde.\n"
+    "\n"
+    "  restore --dir DIR --backup OUT --data NEWDATA --keystore NEWKS\n"
+    "      Verify, refuse a backup whose audit log does not extend\n"
+    "      DIR/audit-checkpoint, then copy the stores to new paths.\n"
+    "      Vérifie puis restaure ; refuse une sauvegarde dont le journal ne\n"
+    "      prolonge pas le dernier point de contrôle.\n"
+    "\n"
+    "  status --dir DIR [--data DATA] [--keystore KS]\n"
+    "      Keys (ids, ages, modes, expiry) and stores (size, map use,\n"
+    "      entries).  État des clés et des bases.\n"
+    "\n"
     "Defaults / valeurs par défaut : --trust-domain dossier.test for "
     "init-dev,\n"
     "the content of DIR/trust-domain for issue; --days 825; --out-dir DIR.\n"
@@ -107,22 +164,9 @@ static const char usage_text[] =
 
 /* --- messages ------------------------------------------------------------ */
 
-static void complain(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-/* One error line on stderr.  Formats give the English sentence, " / ",
+/* One error line on stderr (admin_say.h): the English sentence, " / ",
  * then the French one, with positional arguments (%1$s) used in both. */
-static void
-complain(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs(PROG ": ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
+#define complain admin_complain
 
 /* " (OpenSSL: reason)" for the last queued OpenSSL error, or "", and
  * empties the queue.  Static storage: use before the next call. */
@@ -509,6 +553,8 @@ fail:
 
 struct opts {
     const char *dir, *trust_domain, *kind, *id, *out_dir, *name;
+    const char *data, *keystore, *backup, *cert;
+    long pid; /* --pid: the dossierd to send SIGHUP, 0 if not given */
     const char *ips[MAX_IPS];
     size_t n_ips;
     int days;
@@ -818,6 +864,11 @@ enum {
     OPT_OUT_DIR,
     OPT_NAME,
     OPT_IP,
+    OPT_DATA,
+    OPT_KEYSTORE,
+    OPT_BACKUP,
+    OPT_CERT,
+    OPT_PID,
     OPT_HELP,
 };
 #define BIT(v) (1u << ((v)-1))
@@ -831,9 +882,186 @@ static const struct option long_opts[] = {
     {"out-dir", required_argument, NULL, OPT_OUT_DIR},
     {"name", required_argument, NULL, OPT_NAME},
     {"ip", required_argument, NULL, OPT_IP},
+    {"data", required_argument, NULL, OPT_DATA},
+    {"keystore", required_argument, NULL, OPT_KEYSTORE},
+    {"backup", required_argument, NULL, OPT_BACKUP},
+    {"cert", required_argument, NULL, OPT_CERT},
+    {"pid", required_argument, NULL, OPT_PID},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
+
+/* --- the operator's commands --------------------------------------------- */
+
+/* Tells dossierd to reload (SIGHUP), or the operator to. */
+static int
+daemon_reload(long pid, const char *what)
+{
+    if (pid == 0) {
+        printf(PROG ": send SIGHUP to dossierd (systemctl reload dossierd, "
+                    "or kill -HUP PID) so that it takes %1$s / envoyez "
+                    "SIGHUP à dossierd pour qu'il prenne en compte %1$s\n",
+               what);
+        return 0;
+    }
+    if (kill((pid_t)pid, SIGHUP) != 0) {
+        int rc = -errno;
+        complain("cannot send SIGHUP to process %1$ld: %2$s; send it "
+                 "yourself / impossible d'envoyer SIGHUP au processus "
+                 "%1$ld ; envoyez-le vous-même",
+                 pid, err_str(rc));
+        return rc;
+    }
+    printf(PROG ": SIGHUP sent to dossierd (pid %1$ld): it takes %2$s / "
+                "SIGHUP envoyé à dossierd\n",
+           pid, what);
+    return 0;
+}
+
+/* init: the data keys and empty stores of a new installation. */
+static int
+cmd_init(const struct opts *o)
+{
+    char ks[PATH_MAX];
+    struct store *s = NULL;
+    int rc;
+
+    if ((rc = dir_make(o->dir)) != 0 || (rc = data_keys_make(o->dir)) != 0)
+        return rc;
+    if (o->keystore != NULL)
+        snprintf(ks, sizeof(ks), "%s", o->keystore);
+    else if ((rc = path_fmt(ks, "%s/keystore", o->dir)) != 0)
+        return rc;
+    if ((rc = store_open(ks, 64u << 20, &s)) != 0) {
+        complain("cannot create the data-key store %1$s: %2$s / impossible "
+                 "de créer la base des clés %1$s",
+                 ks, err_str(rc));
+        return rc;
+    }
+    store_close(s);
+    printf("  %s\n", ks);
+    if ((rc = store_open(o->data, 0, &s)) != 0) {
+        complain("cannot create the data store %1$s: %2$s / impossible de "
+                 "créer la base %1$s",
+                 o->data, err_str(rc));
+        return rc;
+    }
+    store_close(s);
+    printf("  %s\n", o->data);
+    printf(PROG ": store ready; the CA and server certificate go in %1$s "
+                "(ca.crt, server.crt, server.key) / base prête ; l'AC et le "
+                "certificat serveur vont dans %1$s\n",
+           o->dir);
+    return 0;
+}
+
+/* The trust domain: --trust-domain, else DIR/trust-domain. */
+static int
+trust_domain_get(const struct opts *o, char td[TRUST_DOMAIN_MAX + 1])
+{
+    if (o->trust_domain != NULL) {
+        snprintf(td, TRUST_DOMAIN_MAX + 1, "%s", o->trust_domain);
+        return 0;
+    }
+    return trust_domain_read(o->dir, td);
+}
+
+static int
+cmd_register(const struct opts *o)
+{
+    char td[TRUST_DOMAIN_MAX + 1], crt[PATH_MAX];
+    struct principal_names pn;
+    int rc;
+
+    if ((rc = trust_domain_get(o, td)) != 0 ||
+        (rc = principal_names_make(&pn, td, o->kind, o->id)) != 0)
+        return rc;
+    if (o->cert != NULL) {
+        if ((o->seen & (BIT(OPT_DAYS) | BIT(OPT_OUT_DIR))) != 0) {
+            complain("--days and --out-dir are for issued certificates, not "
+                     "with --cert / --days et --out-dir ne vont pas avec "
+                     "--cert");
+            return ERR_INVALID;
+        }
+        return admin_registry_add(o->dir, td, pn.uri, "external", o->cert);
+    }
+    if ((rc = admin_registry_check_new(o->dir, pn.uri)) != 0 ||
+        (rc = cmd_issue(o)) != 0 ||
+        (rc = path_fmt(crt, "%s/%s.crt", o->out_dir ? o->out_dir : o->dir,
+                       pn.stem)) != 0)
+        return rc;
+    return admin_registry_add(o->dir, td, pn.uri, "issued", crt);
+}
+
+static int
+cmd_list(const struct opts *o)
+{
+    return admin_registry_list(o->dir, o->kind);
+}
+
+static int
+cmd_revoke(const struct opts *o)
+{
+    char td[TRUST_DOMAIN_MAX + 1];
+    struct principal_names pn;
+    int rc;
+
+    if ((rc = trust_domain_get(o, td)) != 0 ||
+        (rc = principal_names_make(&pn, td, o->kind, o->id)) != 0 ||
+        (rc = admin_registry_revoke(o->dir, pn.uri)) != 0)
+        return rc;
+    return daemon_reload(o->pid, "the revocation / la révocation");
+}
+
+static int
+cmd_rotate_master(const struct opts *o)
+{
+    int rc;
+
+    if ((rc = cmd_keygen_master(o)) != 0)
+        return rc;
+    if (o->pid == 0)
+        return 0; /* keygen-master said to send SIGHUP */
+    return daemon_reload(o->pid, "the new master key / la nouvelle clé "
+                                 "maîtresse");
+}
+
+static int
+cmd_backup(const struct opts *o)
+{
+    struct admin_backup_args a = {.keys_dir = o->dir,
+                                  .data_dir = o->data,
+                                  .keystore_dir = o->keystore,
+                                  .backup_dir = o->backup};
+
+    return admin_backup_make(&a);
+}
+
+static int
+cmd_verify_backup(const struct opts *o)
+{
+    struct admin_backup_args a = {.keys_dir = o->dir,
+                                  .backup_dir = o->backup};
+
+    return admin_backup_verify(&a);
+}
+
+static int
+cmd_restore(const struct opts *o)
+{
+    struct admin_backup_args a = {.keys_dir = o->dir,
+                                  .data_dir = o->data,
+                                  .keystore_dir = o->keystore,
+                                  .backup_dir = o->backup};
+
+    return admin_backup_restore(&a);
+}
+
+static int
+cmd_status(const struct opts *o)
+{
+    return admin_status_print(o->dir, o->data, o->keystore);
+}
 
 static const struct command {
     const char *name;
@@ -849,6 +1077,26 @@ static const struct command {
      BIT(OPT_DIR) | BIT(OPT_DAYS) | BIT(OPT_NAME) | BIT(OPT_IP) |
          BIT(OPT_OUT_DIR)},
     {"keygen-master", cmd_keygen_master, BIT(OPT_DIR), BIT(OPT_DIR)},
+    {"init", cmd_init, BIT(OPT_DIR) | BIT(OPT_DATA),
+     BIT(OPT_DIR) | BIT(OPT_DATA) | BIT(OPT_KEYSTORE)},
+    {"register", cmd_register, BIT(OPT_DIR) | BIT(OPT_KIND) | BIT(OPT_ID),
+     BIT(OPT_DIR) | BIT(OPT_KIND) | BIT(OPT_ID) | BIT(OPT_CERT) |
+         BIT(OPT_DAYS) | BIT(OPT_OUT_DIR) | BIT(OPT_TRUST_DOMAIN)},
+    {"list", cmd_list, BIT(OPT_DIR), BIT(OPT_DIR) | BIT(OPT_KIND)},
+    {"revoke", cmd_revoke, BIT(OPT_DIR) | BIT(OPT_KIND) | BIT(OPT_ID),
+     BIT(OPT_DIR) | BIT(OPT_KIND) | BIT(OPT_ID) | BIT(OPT_TRUST_DOMAIN) |
+         BIT(OPT_PID)},
+    {"rotate-master", cmd_rotate_master, BIT(OPT_DIR),
+     BIT(OPT_DIR) | BIT(OPT_PID)},
+    {"backup", cmd_backup, BIT(OPT_DIR) | BIT(OPT_DATA) | BIT(OPT_BACKUP),
+     BIT(OPT_DIR) | BIT(OPT_DATA) | BIT(OPT_KEYSTORE) | BIT(OPT_BACKUP)},
+    {"verify-backup", cmd_verify_backup, BIT(OPT_DIR) | BIT(OPT_BACKUP),
+     BIT(OPT_DIR) | BIT(OPT_BACKUP)},
+    {"restore", cmd_restore,
+     BIT(OPT_DIR) | BIT(OPT_BACKUP) | BIT(OPT_DATA) | BIT(OPT_KEYSTORE),
+     BIT(OPT_DIR) | BIT(OPT_BACKUP) | BIT(OPT_DATA) | BIT(OPT_KEYSTORE)},
+    {"status", cmd_status, BIT(OPT_DIR),
+     BIT(OPT_DIR) | BIT(OPT_DATA) | BIT(OPT_KEYSTORE)},
 };
 
 /* Drops trailing slashes ("keys/dev/" -> "keys/dev"; "/" stays). */
@@ -872,14 +1120,38 @@ opt_store(struct opts *o, int opt, char *arg)
     switch (opt) {
     case OPT_DIR:
     case OPT_OUT_DIR:
+    case OPT_DATA:
+    case OPT_KEYSTORE:
+    case OPT_BACKUP:
         if (*arg == '\0') {
             complain("--%1$s needs a directory / --%1$s attend un répertoire",
                      long_opts[opt - 1].name);
             return false;
         }
         strip_slashes(arg);
-        *(opt == OPT_DIR ? &o->dir : &o->out_dir) = arg;
+        *(opt == OPT_DIR        ? &o->dir
+          : opt == OPT_OUT_DIR  ? &o->out_dir
+          : opt == OPT_DATA     ? &o->data
+          : opt == OPT_KEYSTORE ? &o->keystore
+                                : &o->backup) = arg;
         return true;
+    case OPT_CERT:
+        if (*arg == '\0') {
+            complain("--cert needs a file / --cert attend un fichier");
+            return false;
+        }
+        o->cert = arg;
+        return true;
+    case OPT_PID:
+        errno = 0;
+        o->pid = strtol(arg, &end, 10);
+        if (errno == 0 && end != arg && *end == '\0' && o->pid > 1 &&
+            o->pid <= INT_MAX)
+            return true;
+        complain("invalid --pid '%1$s': the process id of dossierd / --pid "
+                 "'%1$s' invalide : le numéro de processus de dossierd",
+                 arg);
+        return false;
     case OPT_TRUST_DOMAIN:
         o->trust_domain = arg;
         if (trust_domain_valid(arg))
@@ -1009,6 +1281,8 @@ main(int argc, char **argv)
         fputs(usage_text, stderr);
         return EXIT_USAGE;
     }
+    /* The modules' own log lines: only their warnings, next to ours. */
+    log_set_level(LOG_LVL_WARN);
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "help") == 0) {
         fputs(usage_text, stdout);

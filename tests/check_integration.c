@@ -100,6 +100,24 @@ START_TEST(test_fault_iofail)
 }
 END_TEST
 
+START_TEST(test_backup)
+{
+    run_script("/usr/bin/python3 tests/interop/test_backup.py");
+}
+END_TEST
+
+START_TEST(test_metrics)
+{
+    run_script("/usr/bin/python3 tests/interop/test_metrics.py");
+}
+END_TEST
+
+START_TEST(test_admin)
+{
+    run_script("/usr/bin/python3 tests/interop/test_admin.py");
+}
+END_TEST
+
 Suite *
 suite_integration(void)
 {
@@ -120,6 +138,9 @@ suite_integration(void)
     tcase_add_test(tc, test_events);
     tcase_add_test(tc, test_hostile_h2);
     tcase_add_test(tc, test_fault_iofail);
+    tcase_add_test(tc, test_backup);
+    tcase_add_test(tc, test_metrics);
+    tcase_add_test(tc, test_admin);
     suite_add_tcase(s, tc);
     return s;
 }
