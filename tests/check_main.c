@@ -30,6 +30,7 @@ main(void)
     srunner_add_suite(sr, suite_config());
     srunner_add_suite(sr, suite_lifeevent());
     srunner_add_suite(sr, suite_events());
+    srunner_add_suite(sr, suite_metrics());
     if (getenv("DOSSIER_UNIT_ONLY") == NULL)
         srunner_add_suite(sr, suite_integration());
     srunner_run_all(sr, CK_NORMAL);

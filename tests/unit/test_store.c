@@ -987,6 +987,56 @@ START_TEST(test_store_full_child_leaves_parent_usable)
 }
 END_TEST
 
+/* --- backups ------------------------------------------------------------ */
+
+START_TEST(test_store_backup_and_readonly_copy)
+{
+    struct store *s = open_ok(0), *c = NULL, *live = NULL;
+    struct store_txn *t, *w = NULL;
+    char copy[200], lock[240];
+    struct stat st;
+
+    t = begin(s, STORE_TXN_WRITE, NULL);
+    ck_assert_int_eq(put_str(t, STORE_DB_PERSONS, "alice", "one", 0), 0);
+    ck_assert_int_eq(put_str(t, STORE_DB_DOCS, "doc", "content", 0), 0);
+    ck_assert_int_eq(store_txn_commit(t), 0);
+
+    /* A read transaction of the live store is a snapshot: a write made
+     * while the copy runs is not in it, nor does it block the copy. */
+    snprintf(copy, sizeof(copy), "%s/copy", dir);
+    ck_assert_int_eq(mkdir(copy, 0700), 0);
+    t = begin(s, STORE_TXN_WRITE, NULL);
+    ck_assert_int_eq(put_str(t, STORE_DB_PERSONS, "bob", "later", 0), 0);
+    ck_assert_int_eq(store_backup(s, copy), 0);
+    ck_assert_int_eq(store_txn_commit(t), 0);
+    /* A second copy into the same place is refused. */
+    ck_assert_int_eq(store_backup(s, copy), ERR_EXISTS);
+
+    /* The copy opens read-only, without a lock file, and holds what was
+     * committed before the copy began. */
+    ck_assert_int_eq(store_open_readonly(copy, true, &c), 0);
+    snprintf(lock, sizeof(lock), "%s/lock.mdb", copy);
+    ck_assert_int_ne(stat(lock, &st), 0);
+    expect_committed(c, STORE_DB_PERSONS, "alice", "one");
+    expect_committed(c, STORE_DB_DOCS, "doc", "content");
+    expect_committed(c, STORE_DB_PERSONS, "bob", NULL);
+    ck_assert_int_eq(store_txn_begin(c, STORE_TXN_WRITE, NULL, &w), -EROFS);
+    ck_assert_ptr_null(w);
+    store_close(c);
+
+    /* The live store opened read-only from "another process" sees the
+     * latest commits through the shared lock file. */
+    ck_assert_int_eq(store_open_readonly(data, false, &live), 0);
+    expect_committed(live, STORE_DB_PERSONS, "bob", "later");
+    store_close(live);
+    store_close(s);
+
+    /* No store there: refused, nothing created. */
+    ck_assert_int_eq(store_open_readonly(dir, true, &c), -ENOENT);
+    ck_assert_ptr_null(c);
+}
+END_TEST
+
 Suite *
 suite_store(void)
 {
@@ -1024,6 +1074,7 @@ suite_store(void)
     tcase_add_test(tc, test_store_stat_counts);
     tcase_add_test(tc, test_store_map_full_then_recovers);
     tcase_add_test(tc, test_store_full_child_leaves_parent_usable);
+    tcase_add_test(tc, test_store_backup_and_readonly_copy);
     suite_add_tcase(s, tc);
     return s;
 }
