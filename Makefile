@@ -52,7 +52,7 @@ ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(CPPFLAGS) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
-SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 
 # --- sources ---------------------------------------------------------------
 
@@ -169,7 +169,7 @@ asan: $(ASAN)/dossierd
 $(ASAN)/dossierd: $(DAEMON_SRC) $(COMMON_SRC) daemon/*.h $(GEN)/.stamp \
 		$(OBJ)/daemon/descriptors.o
 	@mkdir -p $(ASAN)
-	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -o $@ $(DAEMON_SRC) $(COMMON_SRC) $(PB_C) \
+	$(CC) $(ALL_CFLAGS) -O1 $(ASAN_FLAGS) -o $@ $(DAEMON_SRC) $(COMMON_SRC) $(PB_C) \
 		$(OBJ)/daemon/descriptors.o $(LIBS)
 
 # The fault-injection shim of tests/fault/ (LD_PRELOAD): the Nth write or
@@ -206,12 +206,23 @@ tests/interop/node_modules/.stamp: tests/interop/package.json \
 # run as test cases of the same libcheck runner as the unit tests.
 check: all keys asan fault $(BIN)/unit-tests \
 		tests/interop/node_modules/.stamp fuzz-build
-	@FZ=$(FZ) bash tests/fuzz/run.sh $(FUZZ_CHECK_SECONDS) $(FUZZERS)
+	@FZ=$(FZ) DOSSIER_ADMIN=$(BIN)/dossier-admin \
+		bash tests/fuzz/run.sh $(FUZZ_CHECK_SECONDS) $(FUZZERS)
 	@$(MAKE) --no-print-directory alloc-fail ALLOC_FAIL_MAX=$(ALLOC_FAIL_CHECK_MAX)
 	@$(MAKE) --no-print-directory unit-san
 	DOSSIER_TOP=$(CURDIR) $(BIN)/unit-tests
 
 include mk/fuzz.mk
+
+# SAN=1: the libcheck runner is the sanitized one, but the interop scripts
+# take the daemon and tools of the plain tree (build/asan/dossierd,
+# build/bin/): build those too.
+ifeq ($(SAN),1)
+check: check-plain-tools
+.PHONY: check-plain-tools
+check-plain-tools:
+	@$(MAKE) --no-print-directory SAN= all keys asan fault
+endif
 
 unit: $(BIN)/unit-tests
 	DOSSIER_UNIT_ONLY=1 $(BIN)/unit-tests

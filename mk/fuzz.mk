@@ -59,7 +59,8 @@ unit-san:
 fuzz-build: $(FUZZERS:%=$(FZ_BIN)/%)
 
 fuzz: fuzz-build $(BIN)/dossier-admin
-	@FZ=$(FZ) bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+	@FZ=$(FZ) DOSSIER_ADMIN=$(BIN)/dossier-admin \
+		bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
 
 -include $(shell find $(FZ_OBJ) -name '*.d' 2>/dev/null)
 
@@ -75,7 +76,7 @@ $(FZ_BIN)/fuzz_requests: $(FZ_OBJ)/tests/fuzz/fuzz_requests.o \
 
 # --- allocation failures ---------------------------------------------------
 #
-#   make alloc-fail [ALLOC_FAIL_MAX=N]
+#   make alloc-fail [ALLOC_FAIL_MAX=N] [ALLOC_FAIL_MODE=persistent]
 #       for each fuzz_requests seed (one request of each RPC), fails the
 #       1st, 2nd... allocation of the request (at most N values of it, 0:
 #       all) and checks the daemon answers, does not leak, still serves;
@@ -109,6 +110,8 @@ $(AF)/alloc-fail: $(AF_OBJS) $(OBJ)/daemon/descriptors.o
 
 .PHONY: alloc-fail
 alloc-fail: $(AF)/alloc-fail $(BIN)/dossier-admin
-	@$(AF)/alloc-fail -m $(ALLOC_FAIL_MAX) tests/fuzz/corpus/fuzz_requests/seed-*
+	@DOSSIER_ADMIN=$(BIN)/dossier-admin $(AF)/alloc-fail \
+		$(if $(filter persistent,$(ALLOC_FAIL_MODE)),-p) -m $(ALLOC_FAIL_MAX) \
+		tests/fuzz/corpus/fuzz_requests/seed-*
 
 -include $(shell find $(AF_OBJ) -name '*.d' 2>/dev/null)

@@ -23,7 +23,12 @@
  * the other requests still run.  The summary comes last: one line per
  * request, then the totals; the exit status is 1 if anything was found.
  *
- * Usage: alloc-fail [-m MAX_N_PER_REQUEST] SEED...
+ * With -p, every allocation from the Nth on fails (persistent), not only
+ * the Nth: error paths that allocate are then failing too.  Nothing can
+ * be answered then (nghttp2 cannot make a frame), so calls left hanging
+ * are counted but not failures there; crashes and leaks are.
+ *
+ * Usage: alloc-fail [-p] [-m MAX_N_PER_REQUEST] SEED...
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -58,6 +63,7 @@ static atomic_long allocations; /* made while counting */
 static atomic_long fail_at;     /* 0: none fails */
 static atomic_long failures;    /* allocations made to fail */
 static bool trace;              /* ALLOC_FAIL_TRACE: print each failure's stack */
+static bool persistent;         /* -p: fail from the Nth on */
 
 static bool
 alloc_fails(void)
@@ -69,7 +75,8 @@ alloc_fails(void)
         drv_in_client)
         return false;
     n = atomic_fetch_add(&allocations, 1) + 1;
-    if (n != atomic_load(&fail_at))
+    if (atomic_load(&fail_at) == 0 ||
+        (persistent ? n < atomic_load(&fail_at) : n != atomic_load(&fail_at)))
         return false;
     atomic_fetch_add(&failures, 1);
     if (trace)
@@ -139,6 +146,7 @@ struct report {
     long broken;      /* health checks that failed afterwards */
     int clean_status;
     bool done;
+    char path[128];   /* the method */
 };
 
 #define MAX_MSGS 64
@@ -180,6 +188,7 @@ child(const char *file, long max_n, struct report *rep)
         (n = drv_input_parse(data, size, &path, &who, msgs, MAX_MSGS)) < 0 ||
         drv_open(NULL, &d) != 0)
         _exit(3);
+    snprintf(rep->path, sizeof(rep->path), "%s", path);
     drv_set_hooks(d, hook_before, hook_after);
     if (drv_call(d, path, who, msgs, (size_t)n, &clean) != 0)
         _exit(3);
@@ -240,17 +249,21 @@ int
 main(int argc, char **argv)
 {
     long max_n = 0, tried = 0, crashes = 0, leaks = 0, hung = 0, broken = 0;
-    int first = 1, failed = 0, nreq;
+    int first = 1, failed = 0, nreq, rpcs = 0;
     struct report *reps;
 
     trace = getenv("ALLOC_FAIL_TRACE") != NULL;
-    if (argc > 2 && strcmp(argv[1], "-m") == 0) {
-        max_n = atol(argv[2]);
-        first = 3;
+    if (argc > first && strcmp(argv[first], "-p") == 0) {
+        persistent = true;
+        first++;
+    }
+    if (argc > first + 1 && strcmp(argv[first], "-m") == 0) {
+        max_n = atol(argv[first + 1]);
+        first += 2;
     }
     nreq = argc - first;
     if (nreq <= 0) {
-        fprintf(stderr, "usage: alloc-fail [-m MAX_N] SEED...\n");
+        fprintf(stderr, "usage: alloc-fail [-p] [-m MAX_N] SEED...\n");
         return 2;
     }
     reps = mmap(NULL, sizeof(*reps) * (size_t)nreq, PROT_READ | PROT_WRITE,
@@ -289,7 +302,9 @@ main(int argc, char **argv)
             crashes++;
             failed = 1;
         }
-        if (r->leaks || r->hung || r->broken)
+        /* With -p nothing can be sent once memory stays exhausted: a
+         * stalled call is then expected, only crashes and leaks count. */
+        if (r->leaks || (r->hung && !persistent) || r->broken)
             failed = 1;
         if (asprintf(&lines[i],
                      "alloc-fail summary: %-26s clean=%-3d A=%-5ld N=%-5ld "
@@ -313,9 +328,17 @@ main(int argc, char **argv)
         free(lines[i]);
     }
     free(lines);
-    printf("alloc-fail total: %d requests, %ld N values tried, %ld crashes, "
-           "%ld leaks, %ld hung, %ld broken afterwards%s\n",
-           nreq, tried, crashes, leaks, hung, broken,
-           max_n > 0 ? " (bounded)" : "");
+    for (int i = 0; i < nreq; i++) {
+        bool seen = reps[i].path[0] == '\0';
+        for (int j = 0; j < i && !seen; j++)
+            seen = strcmp(reps[i].path, reps[j].path) == 0;
+        if (!seen)
+            rpcs++;
+    }
+    printf("alloc-fail total: %d requests of %d RPCs, %ld N values tried, "
+           "%ld crashes, %ld leaks, %ld hung, %ld broken afterwards%s%s\n",
+           nreq, rpcs, tried, crashes, leaks, hung, broken,
+           max_n > 0 ? " (bounded)" : "",
+           persistent ? " (failing from N on)" : "");
     return failed;
 }
