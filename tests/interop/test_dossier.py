@@ -2048,8 +2048,16 @@ def full_store(checks, pb, tmp):
                 res.append((what, c, det))
             for what, c, det in res:
                 print("#   full store: %s -> %s" % (what, describe(c, det)))
+            # A refused deposit's chunks are removed after its answer, by a
+            # writer operation of their own: the next put may find their
+            # room (seen in CI: a 64 KiB put accepted right after the
+            # refusal).  So OK is allowed; anything but OK and
+            # RESOURCE_EXHAUSTED is the bug below, and at least one of
+            # these calls into a full store must be refused.
             bad = [(w, c, det) for w, c, det in res
-                   if c != SC.RESOURCE_EXHAUSTED]
+                   if c not in (SC.RESOURCE_EXHAUSTED, SC.OK)]
+            if all(c == SC.OK for _, c, _ in res):
+                bad = [("every call", SC.OK, "none refused")]
             if bad:
                 print_log(d.log_since(mark), ("Put", "full", "error"), 6)
             # Regression (bug found by this test, fixed): a put whose only chunk is written
@@ -2062,7 +2070,8 @@ def full_store(checks, pb, tmp):
             assert not bad, "not RESOURCE_EXHAUSTED: %s" % "; ".join(
                 "%s -> %s" % (w, describe(c, det)) for w, c, det in bad)
         checks.run("full: further puts (64 KiB and 100 B), Enrol and PutFact "
-                   "also get RESOURCE_EXHAUSTED", more_refusals)
+                   "get RESOURCE_EXHAUSTED (or fit in the room a refused "
+                   "deposit left), never an internal error", more_refusals)
 
         def earlier():
             for api, doc_id, content in stored:
