@@ -82,7 +82,7 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c) tests/unit/testutil.c \
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o) $(PB_C:$(GEN)/%.c=$(OBJ)/gen/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(OBJ)/%.o) $(OBJ)/daemon/descriptors.o
 
-.PHONY: all deps run check unit interop keys clean asan fault
+.PHONY: all deps run check unit interop keys clean asan fault crash
 all: $(BIN)/dossierd $(BIN)/dossier-admin $(BIN)/dossier
 
 # --- dependencies ----------------------------------------------------------
@@ -179,6 +179,13 @@ fault: $(FAULT)/libiofail.so
 $(FAULT)/libiofail.so: tests/fault/iofail.c
 	@mkdir -p $(FAULT)
 	$(CC) -std=c11 $(WARN) -O2 -g -fPIC -shared -D_GNU_SOURCE -o $@ $< -ldl
+
+# Rounds of SIGKILL under a mixed load, then restart and check
+# (tests/fault/crash.py); make check runs 30.
+ROUNDS   ?= 30
+crash: all
+	DOSSIER_TOP=$(CURDIR) /usr/bin/python3 tests/fault/crash.py \
+		--rounds $(ROUNDS)
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
 

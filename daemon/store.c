@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -194,6 +195,34 @@ store_note_map_full(struct store *s)
         log_warnx("store full: the map of %llu bytes is used up; writes fail "
                   "until records are deleted or map_size is raised",
                   (unsigned long long)(s->map_pages * s->page_size));
+}
+
+/*
+ * Whether a commit that failed with EIO met a full filesystem.  LMDB 0.9
+ * turns a short write of its pages (what write(2) does when the disk
+ * fills in the middle) into EIO ("short write, filesystem full?" in
+ * mdb.c), which would otherwise stop every write for good.  A short write
+ * leaves no sync failed and no committed page touched (the txn is
+ * abandoned, its pages were free ones), so treating it as ERR_FULL is
+ * safe.  It is taken for one when the filesystem has less room left than
+ * the transaction tried to write (twice its puts, for the copied pages,
+ * and at least 1 MiB): a genuine EIO on a disk with room stays fatal.
+ */
+static bool
+store_disk_full(struct store *s, uint64_t put_bytes)
+{
+    struct statvfs sv;
+    uint64_t avail, need = put_bytes * 2;
+    int fd;
+
+    if (mdb_env_get_fd(s->env, &fd) != 0 || fstatvfs(fd, &sv) != 0)
+        return false;
+    /* The blocks kept for root count when the daemon runs as root. */
+    avail = (uint64_t)(geteuid() == 0 ? sv.f_bfree : sv.f_bavail) *
+            sv.f_frsize;
+    if (need < (1u << 20))
+        need = 1u << 20;
+    return avail < need;
 }
 
 /* Records |rc| (an LMDB error from a data call on |t|) and translates it. */
@@ -773,7 +802,13 @@ store_txn_commit(struct store_txn *t)
     }
     /* mdb_txn_commit frees the LMDB txn whatever it returns. */
     rc = mdb_txn_commit(t->txn);
-    if (rc != 0) {
+    if (rc == EIO && t->write && t->parent == NULL &&
+        store_disk_full(t->store, t->put_bytes)) {
+        if (!atomic_exchange(&t->store->full_logged, true))
+            log_warnx("store full: no space left on the filesystem of the "
+                      "store; writes fail until space is freed");
+        rc = ERR_FULL;
+    } else if (rc != 0) {
         if (rc == MDB_MAP_FULL)
             store_note_map_full(t->store);
         rc = store_fail(__func__, "commit", rc);

@@ -118,6 +118,20 @@ START_TEST(test_admin)
 }
 END_TEST
 
+/* The store on a full tmpfs, and in a full map. */
+START_TEST(test_fault_diskfull)
+{
+    run_script("/usr/bin/python3 tests/fault/test_diskfull.py");
+}
+END_TEST
+
+/* make crash: 30 rounds of SIGKILL under load, restart, check. */
+START_TEST(test_fault_crash)
+{
+    run_script("/usr/bin/python3 tests/fault/crash.py --rounds 30");
+}
+END_TEST
+
 Suite *
 suite_integration(void)
 {
@@ -141,6 +155,8 @@ suite_integration(void)
     tcase_add_test(tc, test_backup);
     tcase_add_test(tc, test_metrics);
     tcase_add_test(tc, test_admin);
+    tcase_add_test(tc, test_fault_diskfull);
+    tcase_add_test(tc, test_fault_crash);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -128,7 +128,7 @@ def read_full(api, did, doc, consent_id="", timeout=15):
     return c, det, metas, data
 
 
-def check_documents(w, ledger, readers):
+def check_documents(w, ledger, readers, known=None):
     """After a restart: every acknowledged deposit on a dossier not erased
     reads whole and byte-identical (by its owner, |readers| maps dossier id
     -> person ident), and every document List shows is complete (its size
@@ -178,6 +178,10 @@ def check_documents(w, ledger, readers):
             out.append("List of %s: %s" % (did, describe(c, det)))
             continue
         for m in v.documents:
+            if known is not None:
+                if m.document_id in known:
+                    continue
+                known.add(m.document_id)
             c, det, metas, data = read_full(me, did, m.document_id)
             if c != SC.OK or len(data) != m.size or \
                     hashlib.sha256(data).digest() != m.sha256:
