@@ -60,6 +60,12 @@ struct store {
     _Atomic bool over;        /* used pages reach into the reserve: puts
                                * of growing txns fail with ERR_FULL */
     _Atomic bool full_logged; /* MDB_MAP_FULL logged since the last commit */
+    /* The reserve on disk (store_disk_room): bytes of the data file known
+     * to be allocated, and the filesystem's verdicts.  Writer thread. */
+    uint64_t disk_alloc;
+    bool disk_unsupported; /* no fallocate here: the map's reserve only */
+    _Atomic bool disk_over;       /* no room on disk for the reserve */
+    bool disk_audit_over;         /* not even for half of it */
     _Atomic int fault_commit; /* store__fault_commit */
     bool readonly;            /* store_open_readonly: no write txns */
 };
@@ -299,6 +305,84 @@ store_free_pages(MDB_txn *txn, uint64_t *pages)
 }
 
 /*
+ * The reserve on disk.  The map's reserve is address space: on a
+ * filesystem that fills before the map does, LMDB's file could not grow
+ * by the pages a delete needs, and a full disk could not even erase.  So
+ * the data file is kept allocated (fallocate, FALLOC_FL_KEEP_SIZE: the
+ * blocks are held, the size does not change) up to its high-water mark
+ * plus the reserve; LMDB's later writes past the end of the file land in
+ * those blocks.  When the filesystem cannot give them, the pages free
+ * inside the file count as reserve too; if there is still not enough,
+ * puts are refused as for a full map (|*over|), and past half of the
+ * reserve even the audit log's (|*audit_over|).  Filesystems without
+ * fallocate keep the map's reserve only (and the EIO of a short write is
+ * then taken for a full disk: store_disk_full).
+ */
+static bool
+store_disk_alloc(struct store *s, int fd, uint64_t pages)
+{
+    uint64_t bytes = pages * s->page_size;
+    int rc;
+
+    if (bytes <= s->disk_alloc)
+        return true;
+    do
+        rc = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)bytes);
+    while (rc != 0 && errno == EINTR);
+    if (rc == 0) {
+        s->disk_alloc = bytes;
+        return true;
+    }
+    if (errno != ENOSPC && errno != EDQUOT) {
+        /* EOPNOTSUPP and the like: the reserve stays in the map only. */
+        s->disk_unsupported = true;
+        log_info("the store's filesystem cannot preallocate (%s): the "
+                 "delete reserve is kept in the map only",
+                 strerror(errno));
+        return true;
+    }
+    return false;
+}
+
+static void
+store_disk_room(struct store *s, uint64_t hw, bool *over, bool *audit_over)
+{
+    MDB_txn *txn;
+    uint64_t free_pages = 0, want, half;
+    int fd, rc;
+
+    *over = *audit_over = false;
+    if (s->disk_unsupported || mdb_env_get_fd(s->env, &fd) != 0)
+        return;
+    want = hw + s->reserve_pages;
+    if (want > s->map_pages)
+        want = s->map_pages;
+    if (store_disk_alloc(s, fd, want))
+        return;
+    /* No room on the disk for the whole reserve past the high-water
+     * mark: count the free pages inside the file as reserve too. */
+    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0) {
+        rc = store_free_pages(txn, &free_pages);
+        mdb_txn_abort(txn);
+    }
+    if (rc != 0) {
+        *over = atomic_load(&s->disk_over); /* keep the last verdict */
+        *audit_over = s->disk_audit_over;
+        return;
+    }
+    want = hw + (s->reserve_pages > free_pages ? s->reserve_pages - free_pages
+                                               : 0);
+    half = hw + (s->reserve_pages / 2 > free_pages
+                     ? s->reserve_pages / 2 - free_pages
+                     : 0);
+    if (store_disk_alloc(s, fd, want))
+        return;
+    *over = true;
+    *audit_over = !store_disk_alloc(s, fd, half);
+}
+
+/*
  * Recomputes |s->over| from the last committed state.  The free list is
  * walked (in a read txn of its own) only when the file's high-water mark
  * is past the limit, which a store that never came near full never pays.
@@ -311,7 +395,7 @@ store_room_update(struct store *s)
     MDB_txn *txn;
     uint64_t limit = s->map_pages - s->reserve_pages;
     uint64_t hw, used, free_pages = 0;
-    bool over, was;
+    bool over, was, disk_over, disk_audit_over;
     int rc;
 
     if (mdb_env_info(s->env, &info) != 0)
@@ -328,9 +412,24 @@ store_room_update(struct store *s)
             return; /* e.g. no reader slot now: keep the last verdict */
         used = hw > free_pages ? hw - free_pages : 0;
     }
-    over = used > limit;
-    atomic_store(&s->audit_over, used > limit + s->reserve_pages / 2);
+    store_disk_room(s, hw, &disk_over, &disk_audit_over);
+    was = atomic_exchange(&s->disk_over, disk_over);
+    s->disk_audit_over = disk_audit_over;
+    if (disk_over && !was)
+        log_warnx("store nearly full: no room left on the filesystem for "
+                  "the delete reserve of %llu bytes; new records fail with "
+                  "\"%s\" until disk space is freed or records are deleted",
+                  (unsigned long long)(s->reserve_pages * s->page_size),
+                  err_str(ERR_FULL));
+    else if (!disk_over && was)
+        log_info("the store's filesystem has room again for the delete "
+                 "reserve");
+    over = used > limit || disk_over;
+    atomic_store(&s->audit_over,
+                 used > limit + s->reserve_pages / 2 || disk_audit_over);
     was = atomic_exchange(&s->over, over);
+    if (disk_over)
+        return; /* said above */
     if (over && !was)
         log_warnx("store nearly full: %llu of %llu bytes in use; new "
                   "records fail with \"%s\" until records are deleted or "
@@ -739,6 +838,11 @@ store_txn_begin(struct store *s, enum store_txn_mode mode,
         if (parent->err != 0)
             return parent->err;
     }
+    /* Space freed on the disk by others shows in no commit of ours:
+     * look again before each batch while the disk refuses puts. */
+    if (mode == STORE_TXN_WRITE && parent == NULL &&
+        atomic_load(&s->disk_over))
+        store_room_update(s);
     t = calloc(1, sizeof(*t));
     if (t == NULL)
         return -ENOMEM;

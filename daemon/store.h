@@ -86,7 +86,13 @@ enum store_db {
  * fails with ERR_FULL in any transaction that has not deleted a record;
  * deletes, and puts in the transactions that deleted, go on.  The reserve
  * is 1/16 of the map, at least 64 pages, at most STORE_RESERVE_MAX, and
- * never more than a quarter of the map.
+ * never more than a quarter of the map.  It is held on disk as well: the
+ * data file is kept allocated (fallocate, its size unchanged) up to its
+ * high-water mark plus the reserve, so that a filesystem that fills
+ * before the map does still leaves deletes the blocks they need; when the
+ * filesystem cannot give them, counting the pages free inside the file,
+ * puts are refused in the same way until disk space is freed or records
+ * are deleted.
  */
 #define STORE_RESERVE_MAX (64ULL << 20)
 

@@ -1,17 +1,18 @@
 #!/usr/bin/python3
 """test_diskfull.py -- dossierd on a full filesystem, and with a full map.
 
-  disk  the dossier store (--data) on a tmpfs of 4 MiB mounted here (root
-        is needed; the key store stays outside), with the default 1 GiB
-        map, so that the filesystem fills before the map, and a 768 KiB
-        ballast file beside the store.  Deposits go on until one is
+  disk  the dossier store (--data) on a tmpfs of 12 MiB mounted here (root
+        is needed; the key store stays outside), with a 32 MiB map, so
+        that the filesystem fills before the map, and a 3 MiB ballast
+        file beside the store.  Deposits go on until one is
         refused: RESOURCE_EXHAUSTED "the store is full".  Reads under
         consent go on while their audit entries fit in the pages the file
         already has, and each one refused sends no byte.  Then disk space
-        is freed (the ballast removed) and a deposit succeeds again; an
-        Erase of the filler's dossier makes room inside the file, and a
-        deposit succeeds again.  (Not tested: an Erase on a disk full to
-        its last block; the delete reserve is only kept inside the map.)
+        is freed (the ballast removed) and a deposit succeeds again.  The
+        disk is filled once more (deposits, then reads until even their
+        entries are refused), and an Erase of the filler's dossier still
+        works (the delete reserve is held on disk too) and makes room
+        inside the file: a deposit succeeds again.
   map   the same steps with the store on an ordinary disk and a tiny map
         (--map-size 2 MiB) instead of a small filesystem (test_audit.py
         and test_dossier.py check the full map in detail; this adds the
@@ -42,8 +43,9 @@ import faultlib as fl  # noqa: E402
 harness, ta, SC = fl.harness, fl.ta, fl.SC
 KiB, MiB = fl.KiB, fl.MiB
 SCENARIOS = ("disk", "map")
-FS_SIZE = 4 * MiB
-BALLAST = 768 * KiB
+FS_SIZE = 12 * MiB
+BALLAST = 3 * MiB
+DISK_MAP = 32 * MiB  # larger than the filesystem: the disk fills first
 
 
 def mount_tmpfs(path, size):
@@ -79,11 +81,11 @@ class Fill:
         self.messages = set()
 
 
-def fill(w, f, did, seed0, most=400):
-    """Deposits 64 KiB documents on |did| until one is refused.  Returns
-    (code, details) of the refusal, or None."""
+def fill(w, f, did, seed0, size, most=400):
+    """Deposits |size| byte documents on |did| until one is refused.
+    Returns (code, details) of the refusal, or None."""
     for i in range(most):
-        content = fl.content_for(seed0 + i, 64 * KiB)
+        content = fl.content_for(seed0 + i, size)
         c, det, v = w.caf.call("Documents/Put", ta.put_requests(
             did, content, file_name="f%d.pdf" % (seed0 + i)), timeout=30)
         if c == SC.OK:
@@ -96,10 +98,13 @@ def fill(w, f, did, seed0, most=400):
     return None
 
 
-def reads_until_refused(w, f, did, doc, content, most=300):
+def reads_until_refused(w, f, did, doc, content, most=5000, seconds=40):
     """Reads under consent until one is refused; each refused read must
     send nothing.  Returns whether one was refused."""
+    t_end = time.monotonic() + seconds
     for i in range(most):
+        if time.monotonic() > t_end:
+            break
         t0 = time.monotonic()
         c, det, metas, data = fl.read_full(w.caf, did, doc)
         if metas or data:
@@ -135,7 +140,8 @@ def deposit_small(w, f, did, seed, what):
     return c == SC.OK
 
 
-def scenario(checks, dirs, label, extra_args, data_dir=None, ballast=None):
+def scenario(checks, dirs, label, extra_args, data_dir=None, ballast=None,
+             piece=64 * KiB):
     wd = dirs.new(label)
     f = Fill(label)
     if data_dir is not None:
@@ -158,7 +164,7 @@ def scenario(checks, dirs, label, extra_args, data_dir=None, ballast=None):
         assert c == SC.OK and data == doc_content, fl.describe(c, det)
         f.led.reads.append((a, doc, "", 0, 0))
 
-        r = fill(w, f, fdid, 100)
+        r = fill(w, f, fdid, 100, piece)
         print("# %s: %d deposits acknowledged, then %s%s" % (
             label, f.acked, fl.describe(*r) if r else "never refused",
             "; %d KiB left on the filesystem" % (df(data_dir) // KiB)
@@ -189,10 +195,17 @@ def scenario(checks, dirs, label, extra_args, data_dir=None, ballast=None):
             print("#   ballast removed: %d KiB free on the filesystem" % (
                 df(data_dir) // KiB))
             deposit_small(w, f, a, 500, "disk space freed")
-            # Not filled again before the Erase: the delete reserve is
-            # kept inside the map only (store.h), so on a disk full to its
-            # last block an Erase can fail too (see README, "Fault
-            # testing").
+            # Full again, to its last block: the Erase below must still
+            # work (the second bug this test found: with the delete
+            # reserve kept in the map only, an Erase on a full disk failed
+            # for want of blocks, and nothing could free space).
+            r = fill(w, f, fdid, 1000, piece)
+            if r is None or r[0] != SC.RESOURCE_EXHAUSTED:
+                f.violations.append("second fill: %s" % (
+                    fl.describe(*r) if r else "never refused"))
+            reads_until_refused(w, f, a, doc, doc_content)
+            print("#   full again: %d KiB left on the filesystem" % (
+                df(data_dir) // KiB))
         # An erasure makes room inside the store.
         f.led.erase_tried.add(fdid)
         c, det, v = w.me("df-f").call("Persons/Erase", ta.PB.persons.
@@ -284,7 +297,9 @@ def main():
                 data = os.path.join(mnt, "data")
                 os.makedirs(data, mode=0o700)
                 checks.run("disk: the store on a full filesystem",
-                           scenario, checks, dirs, "disk", [], data, ballast)
+                           scenario, checks, dirs, "disk",
+                           ["--map-size", str(DISK_MAP)], data, ballast,
+                           256 * KiB)
         if "map" in want:
             checks.run("map: the store in a full map", scenario, checks,
                        dirs, "map", ["--map-size", str(2 * MiB)])
