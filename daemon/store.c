@@ -204,7 +204,8 @@ store_note_map_full(struct store *s)
 }
 
 /*
- * Whether a commit that failed with EIO met a full filesystem.  LMDB 0.9
+ * Whether a commit that failed with EIO or ENOSPC met a full filesystem
+ * (otherwise ENOSPC came from a sync, and is an I/O error).  LMDB 0.9
  * turns a short write of its pages (what write(2) does when the disk
  * fills in the middle) into EIO ("short write, filesystem full?" in
  * mdb.c), which would otherwise stop every write for good.  A short write
@@ -906,12 +907,20 @@ store_txn_commit(struct store_txn *t)
     }
     /* mdb_txn_commit frees the LMDB txn whatever it returns. */
     rc = mdb_txn_commit(t->txn);
-    if (rc == EIO && t->write && t->parent == NULL &&
+    if ((rc == EIO || rc == ENOSPC) && t->write && t->parent == NULL &&
         store_disk_full(t->store, t->put_bytes)) {
         if (!atomic_exchange(&t->store->full_logged, true))
             log_warnx("store full: no space left on the filesystem of the "
                       "store; writes fail until space is freed");
         rc = ERR_FULL;
+    } else if (rc == ENOSPC && t->write && t->parent == NULL) {
+        /* "No space" while the filesystem has room: a sync that lost
+         * its write-back (thin provisioning, a network block device),
+         * not a full disk.  An I/O error: writes must stop, not retry. */
+        log_print(LOG_LVL_ERROR, __func__,
+                  "commit failed: no space reported while the filesystem "
+                  "has room (a failed write-back)");
+        rc = -EIO;
     } else if (rc != 0) {
         if (rc == MDB_MAP_FULL)
             store_note_map_full(t->store);

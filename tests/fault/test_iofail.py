@@ -30,6 +30,10 @@ Scenarios (all by default):
   sticky   the same calls failing from N on, for a few N
   write    IOFAIL_OPS=write,pwrite,writev: data pages and the meta page
            (O_DSYNC) lost, N sampled over every write the workload makes
+  enospc   a sync failing with ENOSPC on a filesystem with room (a lost
+           write-back, as thin provisioning reports it), for 10 N: the
+           bug this found was that it counted as a full store, so the
+           writer went on and retried the sync; it is an I/O error
 
 Each prints its summary: N tried, failures injected, writes acknowledged,
 acknowledged writes lost, violations (must be 0).  Environment: as
@@ -47,7 +51,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import faultlib as fl  # noqa: E402
 
 harness, ta, SC = fl.harness, fl.ta, fl.SC
-SCENARIOS = ("sync", "sticky", "write")
+SCENARIOS = ("sync", "sticky", "write", "enospc")
 STOPPED_LINE = "store writes stopped after an I/O error"
 SIZES = (3000, 70 * fl.KiB, 200 * fl.KiB, 1000)
 
@@ -56,10 +60,10 @@ def shim_path():
     return os.path.join(harness.TOP, "build", "fault", "libiofail.so")
 
 
-def shim_env(ops, n, mode="once", report=None):
+def shim_env(ops, n, mode="once", report=None, errno_name="EIO"):
     env = {"LD_PRELOAD": shim_path(), "IOFAIL_OPS": ops,
            "IOFAIL_N": str(n), "IOFAIL_MODE": mode,
-           "IOFAIL_PATH": "data.mdb"}
+           "IOFAIL_PATH": "data.mdb", "IOFAIL_ERRNO": errno_name}
     if report:
         env["IOFAIL_REPORT"] = report
     return env
@@ -194,13 +198,14 @@ def check_after(wd, run):
     return lost
 
 
-def one(dirs, ops, n, mode, report=None):
+def one(dirs, ops, n, mode, report=None, errno_name="EIO"):
     """Runs the workload with the Nth counted call failing; returns the
     Run (violations filled in) and the acknowledged writes lost."""
     wd = dirs.new()
     run = Run("%s N=%d %s" % (ops, n, mode))
     d = harness.Daemon(name="dossierd-iofail", exe=fl.release_daemon(),
-                       workdir=wd, env=shim_env(ops, n, mode, report))
+                       workdir=wd, env=shim_env(ops, n, mode, report,
+                                                errno_name))
     try:
         d.start()
     except harness.HarnessError as e:
@@ -261,12 +266,12 @@ def calibrate(dirs, ops):
     return total
 
 
-def sweep(checks, dirs, name, ops, mode, ns):
+def sweep(checks, dirs, name, ops, mode, ns, errno_name="EIO"):
     tried = injected = acked = lost = 0
     viol = []
     outcomes = {}
     for n in ns:
-        run, l = one(dirs, ops, n, mode)
+        run, l = one(dirs, ops, n, mode, errno_name=errno_name)
         tried += 1
         injected += bool(run.faulted)
         acked += run.acked
@@ -319,7 +324,7 @@ def main():
     t0 = time.monotonic()
     total_tried = total_viol = 0
     try:
-        if "sync" in want or "sticky" in want:
+        if "sync" in want or "sticky" in want or "enospc" in want:
             total = checks.run("sync: the workload runs clean under the shim "
                                "(count the syncs)", calibrate, dirs, "sync")
             if total:
@@ -331,6 +336,11 @@ def main():
                 if "sticky" in want:
                     t, v = sweep(checks, dirs, "sticky", "sync", "sticky",
                                  spread(total, 5))
+                    total_tried += t
+                    total_viol += v
+                if "enospc" in want:
+                    t, v = sweep(checks, dirs, "enospc", "sync", "once",
+                                 spread(total, 10), errno_name="ENOSPC")
                     total_tried += t
                     total_viol += v
         if "write" in want:
