@@ -37,8 +37,9 @@
  * Every injected failure is told on stderr ("iofail: ...") so that the
  * daemon's log shows it next to the daemon's own reaction.
  *
- * Not a general tool: one process, descriptors below IOFAIL_FD_MAX, the
- * undo journal in memory.  It deliberately does not fake success: a call
+ * Which file a descriptor is, is looked up once (its /proc/self/fd link)
+ * and forgotten at open, openat and close.  Not a general tool: one
+ * process, descriptors below IOFAIL_FD_MAX, the undo journal in memory.  It deliberately does not fake success: a call
  * it lets through is the real one.
  */
 #ifndef _GNU_SOURCE
@@ -492,6 +493,54 @@ msync(void *addr, size_t len, int flags)
         return -1;
     }
     return real_msync(addr, len, flags);
+}
+
+/* A new descriptor is looked at afresh: its number may have been closed
+ * behind our back (by the C library's own close, which is not wrapped)
+ * and reused. */
+static int
+fd_fresh(int fd)
+{
+    if (fd >= 0 && fd < IOFAIL_FD_MAX) {
+        pthread_mutex_lock(&mu);
+        fd_state[fd] = 0;
+        pthread_mutex_unlock(&mu);
+    }
+    return fd;
+}
+
+int
+open(const char *path, int flags, ...)
+{
+    static int (*real_open)(const char *, int, ...);
+    mode_t mode = 0;
+    va_list ap;
+
+    if (real_open == NULL)
+        real_open = dlsym(RTLD_NEXT, "open");
+    if (flags & (O_CREAT | O_TMPFILE)) {
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    return fd_fresh(real_open(path, flags, mode));
+}
+
+int
+openat(int dirfd, const char *path, int flags, ...)
+{
+    static int (*real_openat)(int, const char *, int, ...);
+    mode_t mode = 0;
+    va_list ap;
+
+    if (real_openat == NULL)
+        real_openat = dlsym(RTLD_NEXT, "openat");
+    if (flags & (O_CREAT | O_TMPFILE)) {
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    return fd_fresh(real_openat(dirfd, path, flags, mode));
 }
 
 /* A closed descriptor's number may be reused for another file. */

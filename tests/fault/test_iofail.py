@@ -37,7 +37,8 @@ Scenarios (all by default):
 
 Each prints its summary: N tried, failures injected, writes acknowledged,
 acknowledged writes lost, violations (must be 0).  Environment: as
-harness.py, plus IOFAIL_RUNS (most N tried per scenario, default 200).
+harness.py, plus IOFAIL_RUNS (most N tried per scenario, default 200) and
+IOFAIL_SHIM (the shim, default build/fault/libiofail.so).
 
 Run from the repository root, after make all fault:
     /usr/bin/python3 tests/fault/test_iofail.py [scenario...]
@@ -57,7 +58,8 @@ SIZES = (3000, 70 * fl.KiB, 200 * fl.KiB, 1000)
 
 
 def shim_path():
-    return os.path.join(harness.TOP, "build", "fault", "libiofail.so")
+    return os.environ.get("IOFAIL_SHIM") or os.path.join(
+        harness.TOP, "build", "fault", "libiofail.so")
 
 
 def shim_env(ops, n, mode="once", report=None, errno_name="EIO"):
