@@ -353,7 +353,8 @@ store_disk_room(struct store *s, uint64_t hw, bool *over, bool *audit_over)
     int fd, rc;
 
     *over = *audit_over = false;
-    if (s->disk_unsupported || mdb_env_get_fd(s->env, &fd) != 0)
+    if (s->readonly || s->disk_unsupported ||
+        mdb_env_get_fd(s->env, &fd) != 0)
         return;
     want = hw + s->reserve_pages;
     if (want > s->map_pages)
