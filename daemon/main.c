@@ -353,6 +353,8 @@ daemon_open_data(struct daemon *d, const char *data_dir, uv_loop_t *loop)
              "%s/" AUDIT_CHECKPOINT_FILE, d->opts.keys_dir);
     if ((rc = store_open(data_dir, d->opts.map_size, &d->data)) != 0 ||
         (rc = writer_new(d->data, loop, &d->writer)) != 0 ||
+        /* An I/O error of the key store stops the writes too. */
+        (rc = writer_watch(d->writer, d->keystore)) != 0 ||
         /* Fail closed: without a usable log and key, no start. */
         (rc = audit_open(d->data, d->writer, key_file, checkpoint_file,
                          &d->audit)) != 0 ||

@@ -67,6 +67,7 @@ struct store {
     _Atomic bool disk_over;       /* no room on disk for the reserve */
     bool disk_audit_over;         /* not even for half of it */
     _Atomic int fault_commit; /* store__fault_commit */
+    _Atomic bool io_failed;   /* a commit failed with an I/O error */
     bool readonly;            /* store_open_readonly: no write txns */
 };
 
@@ -813,6 +814,12 @@ store_txn_put_bytes(const struct store_txn *t)
     return t->put_bytes;
 }
 
+bool
+store_io_failed(struct store *s)
+{
+    return atomic_load(&s->io_failed);
+}
+
 void
 store__fault_commit(struct store *s, int err)
 {
@@ -840,6 +847,11 @@ store_txn_begin(struct store *s, enum store_txn_mode mode,
         if (parent->err != 0)
             return parent->err;
     }
+    /* After a failed write or sync, no write transaction may retry:
+     * what the page cache holds is unknown (writer.h, "fsyncgate"). */
+    if (mode == STORE_TXN_WRITE && parent == NULL &&
+        atomic_load(&s->io_failed))
+        return -EIO;
     /* Space freed on the disk by others shows in no commit of ours:
      * look again before each batch while the disk refuses puts. */
     if (mode == STORE_TXN_WRITE && parent == NULL &&
@@ -938,6 +950,11 @@ store_txn_commit(struct store_txn *t)
         store_room_update(t->store);
     }
 out:
+    if (t->write && t->parent == NULL && (rc == -EIO || rc == -EROFS) &&
+        !atomic_exchange(&t->store->io_failed, true))
+        log_print(LOG_LVL_ERROR, __func__,
+                  "write transactions refused from now on after an I/O "
+                  "error (err=\"%s\")", err_str(rc));
     free(t);
     return rc;
 }

@@ -206,8 +206,10 @@ const char *store_db_name(enum store_db db);
  *
  * Returns 0, ERR_INVALID (|parent| not a write transaction, or a read
  * child asked), the error that left |parent| unusable (see store_put), or
- * -EAGAIN (every reader slot taken), -ENOMEM, -EIO (the environment hit a
- * fatal I/O error earlier: restart needed).  A write transaction and its
+ * -EAGAIN (every reader slot taken), -ENOMEM, -EIO (a write transaction,
+ * after a top-level commit of this store failed with -EIO or -EROFS: no
+ * write is retried once a write or sync failed, see store_io_failed; or
+ * the environment hit a fatal I/O error earlier: restart needed).  A write transaction and its
  * children run on the thread that began the outermost one; a read
  * transaction runs on any one thread at a time.
  */
@@ -342,6 +344,14 @@ int store_last(struct store_txn *t, enum store_db db, const void *prefix,
  * free list).  Returns 0 or as store_txn_begin().  Any thread.
  */
 int store_stat(struct store *s, struct store_stat *st);
+
+/*
+ * Whether a top-level write commit of |s| failed with an I/O error (-EIO,
+ * -EROFS; an injected one too).  From then on every write transaction of
+ * |s| is refused with -EIO, until the process restarts; reads go on.  The
+ * failure is logged once, here.  Any thread.
+ */
+bool store_io_failed(struct store *s);
 
 /*
  * For tests (fault injection): the next commit of a top-level write

@@ -53,6 +53,11 @@ struct writer {
     bool failed;  /* an I/O error stopped the writes */
     struct writer_stats stats;
 
+    /* Other stores the operations write (writer_watch); set before any
+     * submission, then only read. */
+    struct store *watched[WRITER_WATCH_MAX];
+    size_t nwatched;
+
     /* Loop thread only. */
     struct writer_list ready; /* being reported (see writer_deliver) */
     size_t inflight;          /* submitted and not yet reported */
@@ -99,21 +104,6 @@ writer_err_fatal(int err)
         return true;
     return err < 0 && err > -4096 && err != -ENOMEM && err != -EAGAIN &&
            err != -EINVAL;
-}
-
-/*
- * Whether an operation's own error is an I/O error of a store it wrote
- * besides the batch: the key store's commit inside an enrolment, an
- * erasure or a re-wrap (vault.c).  That store's sync failed, so writing
- * must stop just as after a failed batch commit: going on would retry its
- * fsync and could later report as durable what is not.  Narrower than
- * writer_err_fatal: an operation may refuse its input with other codes
- * (ERR_CORRUPT for one record failing authentication, -EINVAL...).
- */
-static bool
-writer_op_err_fatal(int err)
-{
-    return err == -EIO || err == -EROFS;
 }
 
 /*
@@ -214,10 +204,14 @@ writer_post(struct writer *w, struct writer_op *ops, uint32_t n, int rc,
             op->status = rc;
         if (op->status != 0)
             op_failed++;
-        if (fatal == 0 && writer_op_err_fatal(op->status))
-            fatal = op->status;
         writer_list_push(&done, op);
     }
+    /* A store written by the operations themselves (the key store) whose
+     * commit failed with an I/O error stops the writer too: going on
+     * would retry writes there (store_io_failed). */
+    for (size_t i = 0; fatal == 0 && i < w->nwatched; i++)
+        if (store_io_failed(w->watched[i]))
+            fatal = -EIO;
     if (!failed && fatal != 0)
         log_print(LOG_LVL_ERROR, __func__,
                   "store writes stopped after an I/O error; restart "
@@ -449,6 +443,15 @@ writer_on_reported(struct writer *w, writer_reported_fn *fn, void *arg)
 {
     w->reported_fn = fn;
     w->reported_arg = arg;
+}
+
+int
+writer_watch(struct writer *w, struct store *s)
+{
+    if (s == NULL || w->nwatched == WRITER_WATCH_MAX)
+        return ERR_INVALID;
+    w->watched[w->nwatched++] = s;
+    return 0;
 }
 
 void

@@ -15,10 +15,9 @@
  * a commit fails with an I/O error it stops for good: with the page cache
  * in an unknown state after a failed write or fsync (PostgreSQL's
  * "fsyncgate"), retrying could report as durable data that is not, so
- * only a restart after checking the disk resumes writes.  An operation
- * that fails with -EIO or -EROFS (an I/O error of another store it wrote
- * itself, such as the key store) stops the writer the same way, after its
- * batch.  A full store is not such an error: writes fail with ERR_FULL
+ * only a restart after checking the disk resumes writes.  A failed
+ * commit of another store that operations write themselves (the key
+ * store, see writer_watch) stops the writer the same way, after its batch.  A full store is not such an error: writes fail with ERR_FULL
  * while it lasts and succeed again once space is freed.
  */
 #ifndef DOSSIER_WRITER_H
@@ -52,8 +51,7 @@ struct writer;
  * Returns 0 to keep its writes, or an error (ERR_EXISTS, ERR_NOTFOUND,
  * ERR_FULL, any project code or negative errno) to drop them: only this
  * operation's child transaction is aborted, the batch goes on.  The value
- * reaches the done callback as is.  -EIO and -EROFS also stop the writer
- * once the batch is done: return them only for an I/O error of a store.
+ * reaches the done callback as is.
  */
 typedef int writer_op_fn(struct store_txn *txn, void *arg);
 
@@ -134,6 +132,20 @@ typedef void writer_reported_fn(void *arg);
 /* Sets (|fn| NULL: clears) the function run after each round of reports.
  * Loop thread. */
 void writer_on_reported(struct writer *w, writer_reported_fn *fn, void *arg);
+
+/* Most stores writer_watch() takes. */
+#define WRITER_WATCH_MAX 4
+
+/*
+ * Makes the writer stop, as after a failed commit of its own store, once
+ * a top-level commit of |s| has failed with an I/O error
+ * (store_io_failed): for a store that operations write in their own
+ * transactions, such as the key store.  Checked after every batch.  |s|
+ * is not owned and must outlive the writer.  Returns 0, or ERR_INVALID
+ * (|s| NULL, or WRITER_WATCH_MAX stores watched already).  On the loop
+ * thread, before the first writer_submit().
+ */
+int writer_watch(struct writer *w, struct store *s);
 
 /*
  * Copies the writer's counters into |*out|.  Any thread (takes the queue's

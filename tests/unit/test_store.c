@@ -758,7 +758,19 @@ START_TEST(test_store_fault_commit)
     ck_assert_int_eq(store_txn_commit(c), 0);
     ck_assert_int_eq(store_txn_commit(p), -EIO);
     expect_committed(s, STORE_DB_PERSONS, "x", NULL);
-    /* Once. */
+    /* After an I/O error no write transaction is taken any more (no
+     * retried sync); reads go on. */
+    ck_assert(store_io_failed(s));
+    ck_assert_int_eq(store_txn_begin(s, STORE_TXN_WRITE, NULL, &p), -EIO);
+    expect_committed(s, STORE_DB_PERSONS, "x", NULL);
+    store_close(s);
+    /* The injection fires once: a full store is not such an error. */
+    s = open_ok(0);
+    store__fault_commit(s, ERR_FULL);
+    p = begin(s, STORE_TXN_WRITE, NULL);
+    ck_assert_int_eq(put_str(p, STORE_DB_PERSONS, "x", "1", 0), 0);
+    ck_assert_int_eq(store_txn_commit(p), ERR_FULL);
+    ck_assert(!store_io_failed(s));
     p = begin(s, STORE_TXN_WRITE, NULL);
     ck_assert_int_eq(put_str(p, STORE_DB_PERSONS, "x", "2", 0), 0);
     ck_assert_int_eq(store_txn_commit(p), 0);

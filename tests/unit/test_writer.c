@@ -632,55 +632,94 @@ END_TEST
 /* Bug found by tests/fault/test_iofail.py: a failed sync of the key
  * store, inside an enrolment or an erasure, came back as that operation's
  * -EIO while the batch committed, and the writer went on taking writes
- * (and retrying the key store's fsync at the next enrolment).  Now an op's
- * own -EIO stops the writer after its batch, whose other ops commit. */
-static void
-start_op_eio(struct fx *f)
+ * (and retrying the key store's fsync at the next enrolment).  Now the
+ * key store is watched: its failed commit stops the writer after the
+ * batch, whose other ops commit. */
+static struct store *other;
+
+static int
+op_other(struct store_txn *t, void *arg)
 {
+    struct store_txn *o;
+    int rc;
+
+    (void)t;
+    (void)arg;
+    if ((rc = store_txn_begin(other, STORE_TXN_WRITE, NULL, &o)) != 0)
+        return rc;
+    if ((rc = store_put(o, STORE_DB_PERSONS, "dek", 3, "w", 1, 0)) != 0) {
+        store_txn_abort(o);
+        return rc;
+    }
+    return store_txn_commit(o);
+}
+
+static void
+start_other_eio(struct fx *f)
+{
+    static struct item it;
+
     hold_writer(f, 0);
-    submit(f, 1, -EIO, false, 0);
+    store__fault_commit(other, -EIO);
+    it = (struct item){.f = f, .i = 1};
+    ck_assert_int_eq(writer_submit(f->w, op_other, on_done, &it), 0);
     submit(f, 2, 0, false, 0);
     release(f);
 }
 
-START_TEST(test_writer_op_io_error_stops_writes)
+START_TEST(test_writer_watched_store_io_error_stops_writes)
 {
+    char path[200];
     struct fx f;
     struct writer_stats st;
+    struct store_txn *t;
 
-    fx_open(&f, 0, start_op_eio);
+    snprintf(path, sizeof(path), "%s/other", dir);
+    ck_assert_int_eq(store_open(path, 0, &other), 0);
+    fx_open(&f, 0, start_other_eio);
+    ck_assert_int_eq(writer_watch(f.w, other), 0);
     fx_run(&f);
     ck_assert_int_eq(f.done, 3);
     ck_assert_int_eq(f.status[0], 0);
     ck_assert_int_eq(f.status[1], -EIO);
     ck_assert_int_eq(f.status[2], 0);
     ck_assert(stored(f.s, 0));
-    ck_assert(!stored(f.s, 1));
     ck_assert(stored(f.s, 2));
     writer_stats(f.w, &st);
     ck_assert(st.failed);
     items[3] = (struct item){.f = &f, .i = 3};
     ck_assert_int_eq(writer_submit(f.w, op_put, on_done, &items[3]), -EIO);
+    /* The failed store takes no write transaction any more: no retried
+     * sync. */
+    ck_assert(store_io_failed(other));
+    ck_assert_int_eq(store_txn_begin(other, STORE_TXN_WRITE, NULL, &t), -EIO);
     fx_close(&f);
+    store_close(other);
 }
 END_TEST
 
-/* An op refusing its input with another code does not stop writes. */
+/* An op's own -EIO (e.g. an OpenSSL failure reported by crypto.c) or
+ * another refusal does not stop writes: only a store's failed commit
+ * does. */
 static void
 start_op_refusal(struct fx *f)
 {
-    submit(f, 0, ERR_CORRUPT, false, 0);
-    submit(f, 1, -EINVAL, false, 0);
+    submit(f, 0, -EIO, false, 0);
+    submit(f, 1, ERR_CORRUPT, false, 0);
+    submit(f, 2, 0, false, 0);
 }
 
-START_TEST(test_writer_op_refusal_not_fatal)
+START_TEST(test_writer_op_error_not_fatal)
 {
     struct fx f;
     struct writer_stats st;
 
     fx_open(&f, 0, start_op_refusal);
     fx_run(&f);
-    ck_assert_int_eq(f.done, 2);
+    ck_assert_int_eq(f.done, 3);
+    ck_assert_int_eq(f.status[0], -EIO);
+    ck_assert_int_eq(f.status[2], 0);
+    ck_assert(stored(f.s, 2));
     writer_stats(f.w, &st);
     ck_assert(!st.failed);
     fx_close(&f);
@@ -789,8 +828,8 @@ suite_writer(void)
     tcase_add_test(tc, test_writer_full_then_recovers);
     tcase_add_test(tc, test_writer_commit_full_not_fatal);
     tcase_add_test(tc, test_writer_io_error_stops_writes);
-    tcase_add_test(tc, test_writer_op_io_error_stops_writes);
-    tcase_add_test(tc, test_writer_op_refusal_not_fatal);
+    tcase_add_test(tc, test_writer_watched_store_io_error_stops_writes);
+    tcase_add_test(tc, test_writer_op_error_not_fatal);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("closing");
