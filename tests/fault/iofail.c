@@ -35,7 +35,9 @@
  *                 line "iofail counted=C injected=I fsync=.. ...", for a
  *                 test to learn how many calls a workload makes
  * Every injected failure is told on stderr ("iofail: ...") so that the
- * daemon's log shows it next to the daemon's own reaction.
+ * daemon's log shows it next to the daemon's own reaction, and so is
+ * every counted call let through after one ("... after the injected
+ * failure"): a daemon that retried a sync, or wrote on, shows there.
  *
  * Which file a descriptor is, is looked up once (its /proc/self/fd link)
  * and forgotten at open, openat and close.  Not a general tool: one
@@ -242,6 +244,21 @@ fd_watched(int fd)
     return fd_state[fd] == 1;
 }
 
+/* The path of |fd| into |buf| (for messages), or "?". */
+static const char *
+fd_path(int fd, char *buf, size_t cap)
+{
+    char link[64];
+    ssize_t n;
+
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    n = fd < 0 ? -1 : readlink(link, buf, cap - 1);
+    if (n < 0)
+        return "?";
+    buf[n] = '\0';
+    return buf;
+}
+
 /* Under |mu|: counts a call of |op| on |fd| (-1: any file) and says
  * whether it must fail. */
 static bool
@@ -258,6 +275,14 @@ should_fail(enum iofail_op op, int fd)
     if (counted == fail_n || (sticky && counted > fail_n)) {
         injected++;
         return true;
+    }
+    /* A call let through after a failure: the test may want none (no
+     * retried sync, no write after an I/O error). */
+    if (injected > 0) {
+        char path[PATH_MAX];
+
+        say("iofail: %s call %lu after the injected failure (fd %d, %s)\n",
+            op_names[op], counted, fd, fd_path(fd, path, sizeof(path)));
     }
     return false;
 }
@@ -363,9 +388,15 @@ journal_synced(int fd)
 static void
 injected_say(enum iofail_op op, int fd)
 {
-    say("iofail: injected %s into %s call %lu (fd %d, %s)\n",
+    char path[PATH_MAX];
+
+    int fl = fd < 0 ? -1 : fcntl(fd, F_GETFL);
+
+    say("iofail: injected %s into %s call %lu (fd %d, %s%s, %s)\n",
         strerror(fail_errno), op_names[op], counted, fd,
-        sticky ? "sticky" : "once");
+        sticky ? "sticky" : "once",
+        fl >= 0 && (fl & (O_DSYNC | O_SYNC)) ? ", dsync" : "",
+        fd_path(fd, path, sizeof(path)));
 }
 
 static int
