@@ -26,12 +26,13 @@ ASAN     := $(B)/asan
 # Debian packages the build and the tests need, each checked on its own.
 DEB_BUILD := build-essential pkg-config libuv1-dev liblmdb-dev \
 	libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev \
-	libssl-dev libnghttp2-dev check openssl xxd
+	libssl-dev libnghttp2-dev check openssl xxd gettext
 DEB_TEST  := python3 python3-grpcio python3-protobuf python3-cryptography \
 	python3-lmdb \
 	nghttp2-client \
 	nghttp2-server valgrind prometheus \
-	clang libclang-rt-14-dev
+	clang libclang-rt-14-dev \
+	tmux chromium groff-base
 
 PKGS     := libuv lmdb libprotobuf-c openssl libnghttp2
 CC       ?= cc
@@ -69,12 +70,17 @@ DESC_SET := $(GEN)/descriptors.pb
 # framing, principals, TLS, Merkle tree math.
 COMMON_SRC := daemon/buf.c daemon/err.c daemon/log.c daemon/rpc.c \
 	daemon/principal.c daemon/tls.c daemon/crypto.c daemon/keyring.c \
-	daemon/nir.c daemon/fsutil.c daemon/merkle.c daemon/config.c
+	daemon/nir.c daemon/fsutil.c daemon/merkle.c daemon/config.c \
+	daemon/json.c
 DAEMON_SRC := $(filter-out $(COMMON_SRC),$(wildcard daemon/*.c))
 ADMIN_SRC  := client/dossier_admin.c client/devpki.c client/admin_say.c \
 	client/admin_manifest.c client/admin_backup.c client/admin_registry.c \
 	client/admin_status.c
-DOSSIER_SRC := client/dossier.c client/audit_verify.c
+DOSSIER_SRC := client/dossier.c client/cli.c client/settings.c \
+	client/grpcc.c client/dates.c client/output.c client/audit_verify.c \
+	$(wildcard client/cmd_*.c) client/history_html.c
+LOCALE   := $(B)/locale
+MO       := $(LOCALE)/fr/LC_MESSAGES/dossier.mo
 UNIT_SRC   := $(wildcard tests/unit/test_*.c) tests/unit/testutil.c \
 	tests/check_main.c \
 	tests/check_integration.c
@@ -82,8 +88,8 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c) tests/unit/testutil.c \
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o) $(PB_C:$(GEN)/%.c=$(OBJ)/gen/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(OBJ)/%.o) $(OBJ)/daemon/descriptors.o
 
-.PHONY: all deps run check unit interop keys clean asan fault crash
-all: $(BIN)/dossierd $(BIN)/dossier-admin $(BIN)/dossier
+.PHONY: all deps run check unit interop keys clean asan fault crash demo pot
+all: $(BIN)/dossierd $(BIN)/dossier-admin $(BIN)/dossier $(MO)
 
 # --- dependencies ----------------------------------------------------------
 
@@ -154,6 +160,18 @@ $(BIN)/dossier-admin: $(ADMIN_SRC:%.c=$(OBJ)/%.o) $(B)/libdossier-daemon.a \
 $(BIN)/dossier: $(DOSSIER_SRC:%.c=$(OBJ)/%.o) $(B)/libdossier-common.a
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+# The client finds its catalogue in ../locale next to its binary
+# (build/locale), else in the system's.
+$(OBJ)/client/cli.o: CPPFLAGS += -DLOCALEDIR='"/usr/share/locale"'
+
+# Messages: English in the code, French in po/fr.po, compiled at build
+# time.  `make pot` refreshes the template after changing messages.
+$(MO): po/fr.po | $(B)/.deps
+	@mkdir -p $(dir $@)
+	msgfmt --check -o $@ po/fr.po
+pot:
+	xgettext --from-code=UTF-8 -k_ -kN_ -c -o po/dossier.pot \
+		--package-name=dossier $(DOSSIER_SRC) client/cli.h
 
 # The unit tests link every module except the daemon's main.  strdup is
 # wrapped so that a test can make one fail (testutil_strdup_fail).
@@ -218,6 +236,12 @@ check: all keys asan fault $(BIN)/unit-tests \
 	@$(MAKE) --no-print-directory alloc-fail ALLOC_FAIL_MAX=$(ALLOC_FAIL_CHECK_MAX)
 	@$(MAKE) --no-print-directory unit-san
 	DOSSIER_TOP=$(CURDIR) $(BIN)/unit-tests
+
+# The scripted story of the dossier command, against a fresh daemon (a
+# temporary directory, fresh keys, a free port), printed step by step.
+demo: all
+	DOSSIER_TOP=$(CURDIR) DOSSIERD=build/bin/dossierd \
+		/usr/bin/python3 tests/interop/demo.py
 
 include mk/fuzz.mk
 

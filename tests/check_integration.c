@@ -87,6 +87,12 @@ START_TEST(test_events)
 }
 END_TEST
 
+START_TEST(test_cli)
+{
+    run_script("/usr/bin/python3 tests/interop/test_cli.py");
+}
+END_TEST
+
 START_TEST(test_hostile_h2)
 {
     run_script("/usr/bin/python3 tests/interop/test_hostile.py");
@@ -150,6 +156,7 @@ suite_integration(void)
     tcase_add_test(tc, test_audit_verify);
     tcase_add_test(tc, test_config_files);
     tcase_add_test(tc, test_events);
+    tcase_add_test(tc, test_cli);
     tcase_add_test(tc, test_hostile_h2);
     tcase_add_test(tc, test_fault_iofail);
     tcase_add_test(tc, test_backup);
