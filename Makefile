@@ -173,10 +173,12 @@ pot:
 	xgettext --from-code=UTF-8 -k_ -kN_ -c -o po/dossier.pot \
 		--package-name=dossier $(DOSSIER_SRC) client/cli.h
 
-# The unit tests link every module except the daemon's main.  strdup is
-# wrapped so that a test can make one fail (testutil_strdup_fail).
+# The unit tests link every module except the daemon's main, and the
+# client's pure modules (dates, output).  strdup is wrapped so that a
+# test can make one fail (testutil_strdup_fail).
 $(BIN)/unit-tests: $(UNIT_SRC:%.c=$(OBJ)/%.o) \
 		$(filter-out $(OBJ)/daemon/main.o,$(DAEMON_OBJ)) \
+		$(OBJ)/client/dates.o $(OBJ)/client/output.o \
 		$(B)/libdossier-common.a
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) -Wl,--wrap=strdup -o $@ $^ $(LIBS) $(CHECK_LIBS)

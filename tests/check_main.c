@@ -31,6 +31,8 @@ main(void)
     srunner_add_suite(sr, suite_lifeevent());
     srunner_add_suite(sr, suite_events());
     srunner_add_suite(sr, suite_metrics());
+    srunner_add_suite(sr, suite_dates());
+    srunner_add_suite(sr, suite_output());
     if (getenv("DOSSIER_UNIT_ONLY") == NULL)
         srunner_add_suite(sr, suite_integration());
     srunner_run_all(sr, CK_NORMAL);

@@ -192,6 +192,13 @@ def scenario_help(checks, work):
             assert re.search(r"^\s+%s\s" % code, sect, re.M), code
         for cmd in HELPS:
             assert cmd.split()[-1] in page, cmd
+        fr = os.path.join(harness.TOP, "packaging", "man", "fr", "dossier.1")
+        p = subprocess.run(["groff", "-mdoc", "-Tutf8", "-ww", "-K", "utf8"],
+                           stdin=open(fr), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+        assert p.returncode == 0 and not p.stderr, p.stderr
+        page = re.sub(r".\x08", "", p.stdout)
+        assert "CODE DE SORTIE" in page and "Introuvable" in page
         comp = os.path.join(harness.TOP, "packaging", "completion", "dossier")
         script = ('source %s; COMP_WORDS=(dossier docu); COMP_CWORD=1; '
                   '_dossier; echo "${COMPREPLY[*]}"; '

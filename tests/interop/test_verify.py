@@ -459,7 +459,8 @@ def run_usage(checks, v, st, d):
                "unknown command 'audit frobnicate'")
         expect(run_cli([cli, "frobnicate"]), 2, "unknown command")
         expect(run_cli([cli]), 2, "usage: dossier")
-        expect(run_cli([cli, "--help"]), 0, "audit verify --entries FILE")
+        expect(run_cli([cli, "audit", "verify", "--help"]), 0,
+               "audit verify --entries FILE")
         expect(run_cli([cli, "audit", "verify", "--entries", st["seg1"],
                         "--checkpoint", st["cpf1"]]), 2, "needs --pub")
         expect(run_cli([cli, "audit", "verify", "--entries", st["seg1"],
