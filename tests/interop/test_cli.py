@@ -498,15 +498,33 @@ def scenario_agency(checks, d, work, st):
         assert j["revision"] > 0 and j["cursor"], j
         assert any(n["agency"].endswith("/agency/cpam-69")
                    for n in j["notified"]), j
-        c.both(["situation", "declare", "demenagement", "--city",
-                "Villeurbanne"], ["declared"], ["déclaré"])
+        p = c.run(["situation", "declare", "naissance", "--add-member",
+                   "Lina,Martin,2026-11-28,enfant"])
+        assert "declared" in p.stdout and "cpam-69" in p.stdout, p.stdout
+        print("# " + p.stdout.replace("\n", "\n# "))
+        p = c.run(["situation", "declare", "demenagement", "--line1",
+                   "12 rue Paul Bert"], lang=FR)
+        assert "déclaré" in p.stdout and "prévenu" in p.stdout, p.stdout
+        one_sentence(c.run(["situation", "declare", "demenagement",
+                            "--line1", "12 rue Paul Bert"], want=2),
+                     ["same"])
+        one_sentence(c.run(["situation", "declare", "mariage"], want=2),
+                     ["mariage"])
         p = c.run(["--json", "events", "watch", "--cursor", "0", "--count",
                    "2", "--for", "30"], as_=cpam)
         evs = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
         assert evs and all(e["dossier_id"] == st["dossier"] for e in evs), evs
         assert any(e["kind"] == "situation" for e in evs) or len(evs) == 2
-        c.both(["events", "watch", "--cursor", "0", "--count", "1", "--for",
-                "30"], [st["dossier"]], [st["dossier"]], as_=cpam)
+        cur = evs[-1]["cursor"]
+        p = c.both(["events", "watch", "--cursor", "0", "--count", "50",
+                    "--for", "3"], [st["dossier"], "situation changed"],
+                   [st["dossier"], "situation changée"], as_=cpam)
+        # Resuming after the last event seen gives the next ones only.
+        nxt = c.json(["events", "watch", "--cursor", cur, "--count", "1",
+                      "--for", "30"], as_=cpam)
+        assert nxt["cursor"] != cur, (nxt, cur)
+        # A person may not watch.
+        one_sentence(c.run(["events", "watch", "--for", "5"], want=3))
     checks.run("agency: events watch and situation declare", events)
 
 
