@@ -400,6 +400,12 @@ cli_status_report(struct cli *cli, const struct grpcc_status *st,
         return EXIT_OK;
     case RPC_PERMISSION_DENIED:
     case RPC_UNAUTHENTICATED:
+        if (strstr(st->message, "no dossier is linked") != NULL) {
+            cli_say(_("no dossier is open for your certificate yet; ask a "
+                      "France Services aidant or the operator to open it "
+                      "(dossier enrol)."));
+            return EXIT_DENIED;
+        }
         cli_say(_("refused by the dossier service%s: you need a consent or a "
                   "mandate in force that covers this; ask the person "
                   "concerned."),

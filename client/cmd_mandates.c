@@ -21,8 +21,9 @@ static const char help_grant[] = N_(
     "           [--types TYPE,...] (--days N | --until DATE) [--json]\n"
     "\n"
     "Lets an aidant (France Services agent, social worker) act for you:\n"
-    "ACTION is read, deposit or grant-consent; --types limits it to some\n"
-    "document types (default: every type, \"*\"); from one day to one year.\n"
+    "ACTION is read, deposit, grant-consent or declare (life events);\n"
+    "--types limits it to some document types (default: every type,\n"
+    "\"*\"); from one day to one year.\n"
     "\n"
     "Example:\n"
     "  dossier mandates grant --delegate france-services-demo \\\n"
@@ -167,7 +168,7 @@ cmd_mandates_grant(struct cli *cli, int argc, char **argv)
                                        "NAME"));
     if (man.n_actions == 0)
         return cli_usage_error(verb, _("say what the aidant may do with "
-                                       "--actions read,deposit,grant-consent"));
+                                       "--actions read,deposit,grant-consent,declare"));
     if (man.valid_until_unix == 0)
         return cli_usage_error(verb, _("give the duration with --days N or "
                                        "--until DATE"));

@@ -55,8 +55,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import demo  # noqa: E402
 import harness  # noqa: E402
 
-SCENARIOS = ("help", "person", "agency", "auditor", "errors", "tmux",
-             "html", "demo")
+SCENARIOS = ("help", "person", "agency", "auditor", "errors", "settings",
+             "tmux", "html", "demo")
 NIR = "185057800608491"
 NIR2 = "279033901204452"
 EN = {"LANG": "C.UTF-8", "LC_ALL": "", "LC_MESSAGES": ""}
@@ -207,6 +207,21 @@ def scenario_help(checks, work):
         p = subprocess.run(["bash", "--norc", "-c", script],
                            stdout=subprocess.PIPE, text=True)
         assert p.stdout.splitlines() == ["documents", "--outcome"], p.stdout
+    def catalogue():
+        # Every message of the code has its French translation.
+        pot = os.path.join(work, "dossier.pot")
+        srcs = sorted(os.path.join("client", f) for f in os.listdir(
+            os.path.join(harness.TOP, "client"))
+            if f.endswith(".c") and f not in ("dossier_admin.c", "devpki.c"))
+        subprocess.run(["xgettext", "--from-code=UTF-8", "-k_", "-kN_", "-o",
+                        pot] + srcs, cwd=harness.TOP, check=True)
+        p = subprocess.run(["msgcmp", "po/fr.po", pot], cwd=harness.TOP,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+        assert p.returncode == 0, "untranslated messages:\n" + p.stderr
+    if shutil.which("msgcmp"):
+        checks.run("help: every message has its French translation",
+                   catalogue)
     if shutil.which("groff"):
         checks.run("help: man page renders, lists every exit status; bash "
                    "completion completes", man_and_completion)
@@ -405,6 +420,10 @@ def scenario_person(checks, d, work):
                        stdin="yes\n")
             one_sentence(p, ["--yes"])
         c2.run(["documents", "list"], as_="person-eraseme")
+        # A person without a dossier is told how to get one.
+        d.issue("person", "nodossier")
+        one_sentence(c2.run(["documents", "list"], as_="person-nodossier",
+                            want=3), ["dossier enrol"])
         p = c2.run(["erase", "--yes"], as_="person-eraseme")
         assert "erased" in p.stdout, p.stdout
         p = c2.run(["documents", "list"], as_="person-eraseme", want=None)
@@ -681,6 +700,64 @@ def scenario_errors(checks, d, work, st):
     checks.run("errors: unreadable file -> exit 2, EN+FR", unreadable)
 
 
+def scenario_settings(checks, d, work, st):
+    """Flags, then environment, then the configuration file, then the
+    defaults of `make run` (keys/dev of the working directory)."""
+    def layers():
+        home = os.path.join(work, "settings")
+        os.makedirs(os.path.join(home, "config", "dossier"), exist_ok=True)
+        # keys/dev in the working directory, as after `make run`.
+        os.makedirs(os.path.join(home, "keys"), exist_ok=True)
+        link = os.path.join(home, "keys", "dev")
+        if not os.path.exists(link):
+            os.symlink(d.keys, link)
+        env = dict(os.environ)
+        for k in list(env):
+            if k.startswith("DOSSIER_") and k != "DOSSIER_TOP":
+                del env[k]
+        env.update(EN)
+        env["XDG_CONFIG_HOME"] = os.path.join(home, "config")
+        conf = os.path.join(home, "config", "dossier", "config")
+
+        def run(args, extra=None, want=0):
+            e = dict(env)
+            e.update(extra or {})
+            p = subprocess.run([cli_path()] + args, cwd=home, env=e,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, timeout=60)
+            assert p.returncode == want, (args, p.returncode, p.stderr)
+            return p
+
+        # Only the server in the file: the person-demo of keys/dev.
+        with open(conf, "w") as f:
+            f.write("# test\nserver = %s\n" % d.addr)
+        docs = json.loads(run(["--json", "documents", "list"]).stdout)
+        assert docs and docs[0]["dossier_id"] == st["dossier"], docs
+        # The file says as = agency-caf-75: agency consents works (a
+        # person's certificate would get another answer).
+        with open(conf, "a") as f:
+            f.write("as = agency-caf-75\n")
+        held = json.loads(run(["--json", "agency", "consents"]).stdout)
+        assert isinstance(held, list)
+        one_sentence(run(["documents", "list"], want=2), ["dossier_id"])
+        # The environment beats the file, the flag beats the environment.
+        run(["--json", "documents", "list"], {"DOSSIER_AS": "person-demo"})
+        run(["--as", "person-demo", "--json", "documents", "list"],
+            {"DOSSIER_AS": "agency-caf-75"})
+        one_sentence(run(["documents", "list"], {"DOSSIER_SERVER":
+                                                 "127.0.0.1:%d" %
+                                                 harness.free_port()},
+                         want=5))
+        run(["--server", d.addr, "documents", "list"],
+            {"DOSSIER_SERVER": "127.0.0.1:1", "DOSSIER_AS": "person-demo"})
+        # A bad line in the file is said with its number.
+        with open(conf, "a") as f:
+            f.write("colour = blue\n")
+        one_sentence(run(["documents", "list"], want=2), ["line 4"])
+    checks.run("settings: flags > environment > config file > keys/dev "
+               "defaults", layers)
+
+
 def scenario_tmux(checks, d, work, st):
     if not shutil.which("tmux"):
         checks.fail("tmux", "tmux is not installed (make deps)")
@@ -741,6 +818,33 @@ def scenario_tmux(checks, d, work, st):
             assert "\r" not in piped and "Sending" not in piped and \
                 "#" not in piped, "a bar when piped: %r" % piped
             assert "Sending" not in text, text
+            # erase asks on the terminal: "non" keeps, "oui" erases.
+            d.issue("person", "tmuxerase")
+            enrol(c, nir="285067512345639", principal="tmuxerase")
+            tmux("send-keys", "-t", "cli", "clear", "Enter")
+            er = "%s LANG=fr_FR.UTF-8 %s --as person-tmuxerase erase" % (
+                env_line, cli_path())
+            for answer, want_text, code in (
+                    ("non", "Rien n'a été effacé.", 1),
+                    ("oui", "Le dossier a été effacé", 0)):
+                tmux("send-keys", "-t", "cli", "clear", "Enter")
+                tmux("send-keys", "-t", "cli", er + "; echo ERASE-$?",
+                     "Enter")
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    text = tmux("capture-pane", "-p", "-t", "cli").stdout
+                    if "Tapez « oui »" in text:
+                        break
+                    time.sleep(0.1)
+                assert "Tapez « oui »" in text, text
+                tmux("send-keys", "-t", "cli", answer, "Enter")
+                while time.monotonic() < deadline:
+                    text = tmux("capture-pane", "-p", "-t", "cli").stdout
+                    if re.search(r"^ERASE-\d", text, re.M):
+                        break
+                    time.sleep(0.1)
+                assert want_text in text and re.search(
+                    r"^ERASE-%d" % code, text, re.M), text
         finally:
             tmux("kill-server", check=False)
         # And the download, piped: no bar either, the bytes intact.
@@ -840,6 +944,8 @@ def main():
                     scenario_auditor(checks, d, work, st)
                 if "errors" in want:
                     scenario_errors(checks, d, work, st)
+                if "settings" in want:
+                    scenario_settings(checks, d, work, st)
                 if "tmux" in want:
                     scenario_tmux(checks, d, work, st)
                 if "html" in want:
