@@ -821,19 +821,21 @@ def scenario_tmux(checks, d, work, st):
             # erase asks on the terminal: "non" keeps, "oui" erases.
             d.issue("person", "tmuxerase")
             enrol(c, nir="285067512345639", principal="tmuxerase")
-            tmux("send-keys", "-t", "cli", "clear", "Enter")
             er = "%s LANG=fr_FR.UTF-8 %s --as person-tmuxerase erase" % (
                 env_line, cli_path())
-            for answer, want_text, code in (
+            for n, (answer, want_text, code) in enumerate((
                     ("non", "Rien n'a été effacé.", 1),
-                    ("oui", "Le dossier a été effacé", 0)):
-                tmux("send-keys", "-t", "cli", "clear", "Enter")
-                tmux("send-keys", "-t", "cli", er + "; echo ERASE-$?",
-                     "Enter")
+                    ("oui", "Le dossier a été effacé", 0))):
+                # A marker printed first, so that what is read below is
+                # this run's screen, not the last one's.
+                tmux("send-keys", "-t", "cli", "clear; echo MARK-%d; %s; "
+                     "echo ERASE-$?" % (n, er), "Enter")
                 deadline = time.monotonic() + 60
+                text = ""
                 while time.monotonic() < deadline:
                     text = tmux("capture-pane", "-p", "-t", "cli").stdout
-                    if "Tapez « oui »" in text:
+                    m = re.search(r"^MARK-%d$" % n, text, re.M)
+                    if m and "Tapez « oui »" in text[m.end():]:
                         break
                     time.sleep(0.1)
                 assert "Tapez « oui »" in text, text
