@@ -88,7 +88,7 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c) tests/unit/testutil.c \
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o) $(PB_C:$(GEN)/%.c=$(OBJ)/gen/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(OBJ)/%.o) $(OBJ)/daemon/descriptors.o
 
-.PHONY: all deps run check unit interop keys clean asan fault crash demo pot
+.PHONY: all deps run check unit interop keys clean asan fault crash demo pot install deb
 all: $(BIN)/dossierd $(BIN)/dossier-admin $(BIN)/dossier $(MO)
 
 # --- dependencies ----------------------------------------------------------
@@ -145,7 +145,7 @@ $(B)/libdossier-common.a: $(COMMON_OBJ) Makefile
 	ar rcs $@ $(COMMON_OBJ)
 $(BIN)/dossierd: $(DAEMON_OBJ) $(B)/libdossier-common.a
 	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 # dossier-admin takes the daemon's store, audit log and vault from this
 # archive (only the objects it needs are linked): backups and status use
 # the same code as the daemon, never a copy of it.
@@ -156,10 +156,10 @@ $(B)/libdossier-daemon.a: $(filter-out $(OBJ)/daemon/main.o,$(DAEMON_OBJ)) \
 $(BIN)/dossier-admin: $(ADMIN_SRC:%.c=$(OBJ)/%.o) $(B)/libdossier-daemon.a \
 		$(B)/libdossier-common.a
 	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(BIN)/dossier: $(DOSSIER_SRC:%.c=$(OBJ)/%.o) $(B)/libdossier-common.a
 	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 # The client finds its catalogue in ../locale next to its binary
 # (build/locale), else in the system's.
 $(OBJ)/client/cli.o: CPPFLAGS += -DLOCALEDIR='"/usr/share/locale"'
@@ -262,3 +262,64 @@ unit: $(BIN)/unit-tests
 
 clean:
 	rm -rf $(B)
+
+# --- install and the Debian package ---------------------------------------
+
+# make install DESTDIR=/tmp/root PREFIX=/usr: the binaries, the man pages
+# (English and French), the catalogue, the default configuration (its
+# catalogue path follows PREFIX), the systemd unit and the sysusers.d and
+# tmpfiles.d files that make the _dossierd user and /var/lib/dossierd.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+MAN_PAGES  := packaging/man/dossierd.8 packaging/man/dossierd.conf.5 \
+	packaging/man/dossier-admin.8
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+		$(DESTDIR)$(DATADIR)/dossierd $(DESTDIR)$(SYSCONFDIR)/dossierd \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(TMPFILESDIR)
+	install -m 0755 $(BIN)/dossierd $(BIN)/dossier-admin $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(BIN)/dossier $(DESTDIR)$(BINDIR)/
+	install -m 0644 packaging/pieces.tsv $(DESTDIR)$(DATADIR)/dossierd/
+	sed 's|/usr/share/dossierd/|$(DATADIR)/dossierd/|' \
+		packaging/dossierd.conf > $(DESTDIR)$(SYSCONFDIR)/dossierd/dossierd.conf
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/dossierd/dossierd.conf
+	sed -e 's|/usr/sbin/dossierd|$(SBINDIR)/dossierd|g' \
+		-e 's|/etc/dossierd/|$(SYSCONFDIR)/dossierd/|g' \
+		packaging/dossierd.service > $(DESTDIR)$(UNITDIR)/dossierd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/dossierd.service
+	install -m 0644 packaging/debian/dossierd.sysusers \
+		$(DESTDIR)$(SYSUSERSDIR)/dossierd.conf
+	install -m 0644 packaging/debian/dossierd.tmpfiles \
+		$(DESTDIR)$(TMPFILESDIR)/dossierd.conf
+	for p in $(MAN_PAGES); do \
+	  n=$$(basename $$p); s=$${n##*.}; \
+	  install -d $(DESTDIR)$(MANDIR)/man$$s $(DESTDIR)$(MANDIR)/fr/man$$s; \
+	  install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$$s/$$n; \
+	  install -m 0644 packaging/man/fr/$$n $(DESTDIR)$(MANDIR)/fr/man$$s/$$n; \
+	done
+
+# make deb: a copy of the tree in build/deb/dossierd-VERSION with
+# packaging/debian/ at its top (where dpkg-buildpackage wants it), built
+# there; the .deb files land in build/deb/.  The tree itself keeps the
+# layout of DESIGN.md.
+DEB_VERSION = $(shell sed -n '1s/.*(\(.*\)).*/\1/p' packaging/debian/changelog)
+DEB_SRC     = $(B)/deb/dossierd-$(DEB_VERSION)
+deb: | $(B)/.deps
+	rm -rf $(B)/deb && mkdir -p $(DEB_SRC)
+	tar -c --exclude=./build --exclude=./var --exclude=./keys/dev \
+		--exclude=./.git --exclude=node_modules --exclude=__pycache__ . \
+		| tar -x -C $(DEB_SRC)
+	cp -r packaging/debian $(DEB_SRC)/debian
+	cd $(DEB_SRC) && DEB_BUILD_OPTIONS="parallel=2 nocheck" \
+		dpkg-buildpackage -us -uc -b >../build.log 2>&1 \
+		|| { tail -40 ../build.log; exit 1; }
+	@ls $(B)/deb/*.deb

@@ -21,6 +21,7 @@
 #define CALL_TRANSPORT
 #include "call.h"
 #include "conn.h"
+#include "crypto.h"
 #include "err.h"
 #include "h2.h"
 #include "log.h"
@@ -90,6 +91,7 @@ struct call {
 
     uint64_t start_ns; /* request headers began (metrics) */
     bool counted;      /* metrics_call_observe has run */
+    const char *http_status; /* a bare HTTP error answered, or NULL */
 };
 
 static void call_free(struct call *c);
@@ -688,6 +690,7 @@ call_http_error(struct call *c, const char *status)
     nghttp2_nv nv[] = {MAKE_NV(":status", status, 3)};
 
     c->finished = c->headers_sent = true;
+    c->http_status = status;
     nghttp2_submit_response(h2__session(c->h2), c->stream_id, nv, 1, NULL);
 }
 
@@ -840,6 +843,65 @@ call__client_done(const struct call *c)
     return c->client_done;
 }
 
+/*
+ * The principal as the log shows it.  Agencies, aidants, auditors and
+ * operators are named by their URI; a person's id may be their name, so
+ * a person is shown as "person:" and 16 hex digits of an HMAC of the URI
+ * under a key drawn at start-up: the lines of one person can be followed
+ * within one run, and nothing in the log names them.
+ */
+static const char *
+call_log_principal(const struct principal *p, char *out, size_t size)
+{
+    static uint8_t key[32];
+    static bool have_key;
+    uint8_t mac[CRYPTO_HASH_LEN];
+
+    if (p->kind != PRINCIPAL_PERSON)
+        return p->uri[0] != '\0' ? p->uri : "none";
+    if (!have_key) {
+        if (crypto_random(key, sizeof(key)) != 0)
+            return "person:?";
+        have_key = true; /* the loop thread is the only caller */
+    }
+    if (crypto_hmac_sha256(key, sizeof(key), p->uri, strlen(p->uri), mac) != 0)
+        return "person:?";
+    snprintf(out, size, "person:%02x%02x%02x%02x%02x%02x%02x%02x", mac[0],
+             mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]);
+    return out;
+}
+
+/*
+ * The one log line of a call, when its stream closes: the method (only a
+ * registered one: an unknown path is the client's text), the principal,
+ * the outcome (the gRPC status sent, a bare HTTP error, or CANCELLED with
+ * the HTTP/2 error code when the stream was reset before an answer) and
+ * the time from the request headers to the close.  Never the status
+ * message nor any request content.
+ */
+static void
+call_log_end(const struct call *c, bool was_finished, uint32_t error_code)
+{
+    char who[32], outcome[48];
+    uint64_t us = (uv_hrtime() - c->start_ns) / 1000;
+
+    if (c->http_status != NULL)
+        snprintf(outcome, sizeof(outcome), "status=HTTP_%s", c->http_status);
+    else if (was_finished)
+        snprintf(outcome, sizeof(outcome), "status=%s code=%d",
+                 rpc_status_name(c->status), c->status);
+    else
+        snprintf(outcome, sizeof(outcome), "status=CANCELLED code=%d reset=%u",
+                 RPC_CANCELLED, error_code);
+    log_print(LOG_LVL_INFO, "call",
+              "call method=%s principal=%s %s ms=%llu.%03llu "
+              "messages_in=%llu stream=%d",
+              c->method != NULL ? c->method->path : "unknown",
+              call_log_principal(&c->principal, who, sizeof(who)), outcome,
+              (unsigned long long)(us / 1000), (unsigned long long)(us % 1000),
+              (unsigned long long)c->messages_in, (int)c->stream_id);
+}
+
 void
 call__closed(struct call *c, uint32_t error_code)
 {
@@ -853,6 +915,7 @@ call__closed(struct call *c, uint32_t error_code)
                                 c->unconsumed);
         c->unconsumed = 0;
     }
+    call_log_end(c, was_finished, error_code);
     if (!was_finished) {
         call_count(c, RPC_CANCELLED);
         call_notify_cancel(c);

@@ -31,26 +31,86 @@ log_level_parse(const char *s)
     return -1;
 }
 
+/* True if |p| starts a key=value token: [a-z0-9_.]+ then '='. */
+static bool
+log_is_pair(const char *p)
+{
+    const char *q = p;
+
+    while ((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') ||
+           *q == '_' || *q == '.')
+        q++;
+    return q > p && *q == '=';
+}
+
+/* Appends |s| to |line| at |*n| (bounded by |size|), quoted for msg= and
+ * error=: '"' and '\' escaped, control bytes as '?'. */
+static void
+log_put_quoted(char *line, size_t size, size_t *n, const char *s, size_t len)
+{
+    if (*n + 1 < size)
+        line[(*n)++] = '"';
+    for (size_t i = 0; i < len && *n + 3 < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '"' || c == '\\')
+            line[(*n)++] = '\\';
+        line[(*n)++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    if (*n + 1 < size)
+        line[(*n)++] = '"';
+}
+
+/*
+ * Formats one line: "level=L fn=F msg="<text>" k=v... error="<suffix>"".
+ * The free text before the first key=value token of the message becomes
+ * msg="..."; the pairs follow as written.  Control bytes never reach the
+ * output, so one event is always one line.
+ */
 static void
 log_vprint(enum log_level level, const char *fn, const char *suffix,
            const char *fmt, va_list ap)
 {
-    char line[1024];
-    int n;
+    char line[1280], text[1024];
+    size_t n, tlen, split;
+    int m;
 
     if (level > log_max)
         return;
-    n = snprintf(line, sizeof(line), "level=%s fn=%s ", level_names[level],
-                 fn);
-    if (n < 0 || (size_t)n >= sizeof(line))
+    m = vsnprintf(text, sizeof(text), fmt, ap);
+    if (m < 0)
         return;
-    n += vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-    if ((size_t)n >= sizeof(line) - 2)
-        n = sizeof(line) - 2;
-    if (suffix != NULL)
-        n += snprintf(line + n, sizeof(line) - n, ": %s", suffix);
-    if ((size_t)n >= sizeof(line) - 1)
-        n = sizeof(line) - 2;
+    tlen = (size_t)m < sizeof(text) ? (size_t)m : sizeof(text) - 1;
+    for (split = 0; split < tlen; split++)
+        if ((split == 0 || text[split - 1] == ' ') &&
+            log_is_pair(text + split))
+            break;
+    m = snprintf(line, sizeof(line), "level=%s fn=%s", level_names[level],
+                 fn);
+    if (m < 0 || (size_t)m >= sizeof(line) / 2)
+        return;
+    n = (size_t)m;
+    if (split > 0) {
+        size_t mlen = split;
+
+        while (mlen > 0 && text[mlen - 1] == ' ')
+            mlen--;
+        memcpy(line + n, " msg=", 5);
+        n += 5;
+        log_put_quoted(line, sizeof(line) - 1, &n, text, mlen);
+    }
+    for (size_t i = split; i < tlen && n + 2 < sizeof(line); i++) {
+        unsigned char c = (unsigned char)text[i];
+
+        if (i == split)
+            line[n++] = ' ';
+        line[n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    if (suffix != NULL && n + 10 < sizeof(line)) {
+        memcpy(line + n, " error=", 7);
+        n += 7;
+        log_put_quoted(line, sizeof(line) - 1, &n, suffix, strlen(suffix));
+    }
     line[n++] = '\n';
     (void)!write(STDERR_FILENO, line, n);
 }

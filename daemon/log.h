@@ -1,8 +1,12 @@
 /*
  * log.h -- one line per event on stderr, for journald.
  *
- * Lines are "level=<l> fn=<function> <message>", the message itself in
- * key=value form where it carries values.  Never pass personal data or key
+ * Lines are "level=<l> fn=<function> msg="<text>" key=value...": the free
+ * text of a message (what comes before its first key=value token) is
+ * quoted as msg, its key=value pairs follow as written, and the errno
+ * text of log_warn() comes last as error="...".  Values with blanks must
+ * be quoted by the caller (key="a b").  Control bytes are replaced, so an
+ * event is always one line.  A line is at most about 1 KiB.  Never pass personal data or key
  * material: log ids (dossier id, key id, principal URI), not contents.
  * The log_* functions are safe from any thread (each line is one write).
  */

@@ -19,6 +19,7 @@
 #include "err.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "server.h"
 #include "tls.h"
 
@@ -278,6 +279,7 @@ server_drain(struct server *s)
     if (s->draining)
         return;
     s->draining = true;
+    notify_stopping();
     log_info("draining connections=%zu timeout_ms=%llu", s->nconns,
              (unsigned long long)s->cfg.drain_timeout_ms);
     for (size_t i = 0; i < s->nhooks; i++)
@@ -300,12 +302,22 @@ server_drain(struct server *s)
                    s->cfg.drain_timeout_ms, 0);
 }
 
+/* The STATUS= line the service manager shows. */
+static void
+server_status(const struct server *s, char *out, size_t size)
+{
+    snprintf(out, size, "serving on %s port %d", s->cfg.listen_host,
+             s->cfg.listen_port);
+}
+
 static void
 server_reload(struct server *s)
 {
     struct tls_ctx *ctx;
+    char status[160];
     int err;
 
+    notify_reloading();
     ctx = tls_ctx_new_server(s->cfg.cert_file, s->cfg.key_file,
                              s->cfg.ca_file, s->cfg.trust_domain, &err);
     if (ctx == NULL) {
@@ -318,6 +330,8 @@ server_reload(struct server *s)
     }
     for (size_t i = 0; i < s->nreload_hooks; i++)
         s->reload_hooks[i].fn(s, s->reload_hooks[i].arg);
+    server_status(s, status, sizeof(status));
+    notify_ready(status);
 }
 
 static void
@@ -353,6 +367,12 @@ server_run(struct server *s)
     uv_signal_start(&s->sighup, server_on_signal, SIGHUP);
     log_info("listening host=%s port=%d trust_domain=%s", s->cfg.listen_host,
              s->cfg.listen_port, s->cfg.trust_domain);
+    {
+        char status[160];
+
+        server_status(s, status, sizeof(status));
+        notify_ready(status);
+    }
     return uv_run(s->loop, UV_RUN_DEFAULT);
 }
 

@@ -93,6 +93,12 @@ START_TEST(test_cli)
 }
 END_TEST
 
+START_TEST(test_package)
+{
+    run_script("/usr/bin/python3 tests/interop/test_package.py");
+}
+END_TEST
+
 START_TEST(test_hostile_h2)
 {
     run_script("/usr/bin/python3 tests/interop/test_hostile.py");
@@ -157,6 +163,7 @@ suite_integration(void)
     tcase_add_test(tc, test_config_files);
     tcase_add_test(tc, test_events);
     tcase_add_test(tc, test_cli);
+    tcase_add_test(tc, test_package);
     tcase_add_test(tc, test_hostile_h2);
     tcase_add_test(tc, test_fault_iofail);
     tcase_add_test(tc, test_backup);

@@ -33,6 +33,8 @@ main(void)
     srunner_add_suite(sr, suite_metrics());
     srunner_add_suite(sr, suite_dates());
     srunner_add_suite(sr, suite_output());
+    srunner_add_suite(sr, suite_notify());
+    srunner_add_suite(sr, suite_log());
     if (getenv("DOSSIER_UNIT_ONLY") == NULL)
         srunner_add_suite(sr, suite_integration());
     srunner_run_all(sr, CK_NORMAL);

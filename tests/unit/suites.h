@@ -27,6 +27,8 @@ Suite *suite_events(void);
 Suite *suite_metrics(void);
 Suite *suite_dates(void);
 Suite *suite_output(void);
+Suite *suite_notify(void);
+Suite *suite_log(void);
 Suite *suite_integration(void);
 
 #endif

@@ -1,0 +1,99 @@
+/*
+ * test_log.c -- unit tests of log.c: the key=value line (free text quoted
+ * as msg, pairs as written, errno text as error), quotes and control
+ * bytes escaped so that an event stays one line, levels filtered, and a
+ * message longer than a line cut, still ending in a newline.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "suites.h"
+#include "testutil.h"
+
+static char dir[128];
+
+static void
+setup(void)
+{
+    testutil_mkdtemp(dir, sizeof(dir), NULL, "dossier-log");
+    log_set_level(LOG_LVL_INFO);
+}
+
+static void
+teardown(void)
+{
+    log_set_level(LOG_LVL_INFO);
+    testutil_rmtree(dir);
+}
+
+START_TEST(test_log_pairs)
+{
+    const char *got;
+
+    testutil_capture_begin(dir);
+    log_info("listening host=%s port=%d", "127.0.0.1", 7443);
+    log_info("port=%d only", 1);
+    log_info("no pairs at all");
+    got = testutil_capture_end();
+    ck_assert_str_eq(got,
+                     "level=info fn=test_log_pairs_fn msg=\"listening\" "
+                     "host=127.0.0.1 port=7443\n"
+                     "level=info fn=test_log_pairs_fn port=1 only\n"
+                     "level=info fn=test_log_pairs_fn msg=\"no pairs at "
+                     "all\"\n");
+}
+END_TEST
+
+START_TEST(test_log_escapes)
+{
+    const char *got;
+
+    testutil_capture_begin(dir);
+    log_warnx("a \"quoted\" \\ word\nsecond line k=v\r\n");
+    errno = ENOENT;
+    log_warn("cannot open path=%s", "/x");
+    got = testutil_capture_end();
+    ck_assert_str_eq(got,
+                     "level=warn fn=test_log_escapes_fn msg=\"a \\\"quoted\\\" "
+                     "\\\\ word?second line\" k=v??\n"
+                     "level=warn fn=test_log_escapes_fn msg=\"cannot open\" "
+                     "path=/x error=\"No such file or directory\"\n");
+}
+END_TEST
+
+START_TEST(test_log_levels_and_length)
+{
+    static char big[4000];
+    const char *got;
+
+    memset(big, 'x', sizeof(big) - 1);
+    testutil_capture_begin(dir);
+    log_debug("hidden at info");
+    log_set_level(LOG_LVL_ERROR);
+    log_warnx("hidden at error");
+    log_set_level(LOG_LVL_DEBUG);
+    log_debug("shown k=%s", big);
+    got = testutil_capture_end();
+    ck_assert_ptr_null(strstr(got, "hidden"));
+    ck_assert_msg(strncmp(got, "level=debug fn=", 15) == 0, "%s", got);
+    ck_assert_int_lt(strlen(got), 1400);
+    ck_assert_int_eq(got[strlen(got) - 1], '\n');
+    ck_assert_ptr_eq(strchr(got, '\n'), got + strlen(got) - 1);
+}
+END_TEST
+
+Suite *
+suite_log(void)
+{
+    Suite *s = suite_create("log");
+    TCase *tc = tcase_create("lines");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_log_pairs);
+    tcase_add_test(tc, test_log_escapes);
+    tcase_add_test(tc, test_log_levels_and_length);
+    suite_add_tcase(s, tc);
+    return s;
+}
