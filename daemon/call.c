@@ -21,7 +21,6 @@
 #define CALL_TRANSPORT
 #include "call.h"
 #include "conn.h"
-#include "crypto.h"
 #include "err.h"
 #include "h2.h"
 #include "log.h"
@@ -844,34 +843,6 @@ call__client_done(const struct call *c)
 }
 
 /*
- * The principal as the log shows it.  Agencies, aidants, auditors and
- * operators are named by their URI; a person's id may be their name, so
- * a person is shown as "person:" and 16 hex digits of an HMAC of the URI
- * under a key drawn at start-up: the lines of one person can be followed
- * within one run, and nothing in the log names them.
- */
-static const char *
-call_log_principal(const struct principal *p, char *out, size_t size)
-{
-    static uint8_t key[32];
-    static bool have_key;
-    uint8_t mac[CRYPTO_HASH_LEN];
-
-    if (p->kind != PRINCIPAL_PERSON)
-        return p->uri[0] != '\0' ? p->uri : "none";
-    if (!have_key) {
-        if (crypto_random(key, sizeof(key)) != 0)
-            return "person:?";
-        have_key = true; /* the loop thread is the only caller */
-    }
-    if (crypto_hmac_sha256(key, sizeof(key), p->uri, strlen(p->uri), mac) != 0)
-        return "person:?";
-    snprintf(out, size, "person:%02x%02x%02x%02x%02x%02x%02x%02x", mac[0],
-             mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]);
-    return out;
-}
-
-/*
  * The one log line of a call, when its stream closes: the method (only a
  * registered one: an unknown path is the client's text), the principal,
  * the outcome (the gRPC status sent, a bare HTTP error, or CANCELLED with
@@ -882,7 +853,7 @@ call_log_principal(const struct principal *p, char *out, size_t size)
 static void
 call_log_end(const struct call *c, bool was_finished, uint32_t error_code)
 {
-    char who[32], outcome[48];
+    char who[PRINCIPAL_LOG_MAX], outcome[48];
     uint64_t us = (uv_hrtime() - c->start_ns) / 1000;
 
     if (c->http_status != NULL)
@@ -897,7 +868,7 @@ call_log_end(const struct call *c, bool was_finished, uint32_t error_code)
               "call method=%s principal=%s %s ms=%llu.%03llu "
               "messages_in=%llu stream=%d",
               c->method != NULL ? c->method->path : "unknown",
-              call_log_principal(&c->principal, who, sizeof(who)), outcome,
+              principal_log_name(&c->principal, who), outcome,
               (unsigned long long)(us / 1000), (unsigned long long)(us % 1000),
               (unsigned long long)c->messages_in, (int)c->stream_id);
 }

@@ -85,9 +85,12 @@ conn_close(struct conn *c, const char *why)
     if (c->closing)
         return;
     c->closing = true;
-    if (why != NULL)
+    if (why != NULL) {
+        char who[PRINCIPAL_LOG_MAX];
+
         log_debug("connection closed peer=%s principal=%s reason=\"%s\"",
-                  c->peer, c->principal.uri[0] ? c->principal.uri : "-", why);
+                  c->peer, principal_log_name(&c->principal, who), why);
+    }
     /* Cancel calls first: their handlers may still look at the server. */
     h2_free(c->h2);
     c->h2 = NULL;
@@ -280,8 +283,12 @@ conn_open(struct conn *c)
         h2_refuse(c->h2, why);
         return 0;
     }
-    log_debug("connection open peer=%s principal=%s", c->peer,
-              c->principal.uri);
+    {
+        char who[PRINCIPAL_LOG_MAX];
+
+        log_debug("connection open peer=%s principal=%s", c->peer,
+                  principal_log_name(&c->principal, who));
+    }
     return 0;
 }
 
@@ -346,8 +353,11 @@ conn_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
             return;
         if (rc != 0) {
             /* Let the GOAWAY out if there is one, then close. */
+            char who[PRINCIPAL_LOG_MAX];
+
             log_info("connection error peer=%s principal=%s reason=\"%s\"",
-                     c->peer, c->principal.uri, h2_error(c->h2));
+                     c->peer, principal_log_name(&c->principal, who),
+                     h2_error(c->h2));
             conn_flush(c);
             if (!c->closing) {
                 if (c->wq_bytes == 0)

@@ -80,9 +80,11 @@ static int
 h2_calm(struct h2 *h, const char *why)
 {
     if (h->error == NULL) {
+        char who[PRINCIPAL_LOG_MAX];
+
         h->error = why;
         log_warnx("peer misbehaves, closing reason=\"%s\" principal=%s", why,
-                  conn_principal(h->conn)->uri);
+                  principal_log_name(conn_principal(h->conn), who));
         nghttp2_session_terminate_session(h->session,
                                           NGHTTP2_ENHANCE_YOUR_CALM);
     }

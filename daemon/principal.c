@@ -8,12 +8,16 @@
  * that tls.c has already verified; does not verify certificates itself and
  * decides nothing about rights.
  */
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include <openssl/x509v3.h>
 
+#include "crypto.h"
 #include "err.h"
 #include "principal.h"
 
@@ -186,4 +190,35 @@ fail:
     GENERAL_NAMES_free(names);
     memset(out, 0, sizeof(*out));
     return rc;
+}
+
+static uint8_t principal_log_key[32];
+static bool principal_log_key_ok;
+static pthread_once_t principal_log_once = PTHREAD_ONCE_INIT;
+
+static void
+principal_log_key_init(void)
+{
+    principal_log_key_ok =
+        crypto_random(principal_log_key, sizeof(principal_log_key)) == 0;
+}
+
+const char *
+principal_log_name(const struct principal *p, char out[PRINCIPAL_LOG_MAX])
+{
+    uint8_t mac[CRYPTO_HASH_LEN];
+
+    if (p == NULL || p->kind == PRINCIPAL_NONE || p->uri[0] == '\0')
+        return "-";
+    if (p->kind != PRINCIPAL_PERSON)
+        return p->uri;
+    pthread_once(&principal_log_once, principal_log_key_init);
+    if (!principal_log_key_ok ||
+        crypto_hmac_sha256(principal_log_key, sizeof(principal_log_key),
+                           p->uri, strlen(p->uri), mac) != 0)
+        return "person:?";
+    snprintf(out, PRINCIPAL_LOG_MAX,
+             "person:%02x%02x%02x%02x%02x%02x%02x%02x", mac[0], mac[1],
+             mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]);
+    return out;
 }

@@ -57,6 +57,21 @@ int principal_parse(const char *uri, size_t len, const char *trust_domain,
  * or does not decode).  |*out| is cleared on error.  Does not verify
  * |cert| (tls.c did) and does not take ownership of it.
  */
+/* Size of the buffer principal_log_name() may write into. */
+#define PRINCIPAL_LOG_MAX 24
+
+/*
+ * How logs name |p| (NULL or PRINCIPAL_NONE: "-").  Agencies, aidants,
+ * auditors and operators by their URI; a person, whose id may be their
+ * name, as "person:" and 16 hex digits of an HMAC-SHA256 of the URI under
+ * a key drawn once per process: the lines of one person can be followed
+ * within one run, and nothing in the log names them.  Returns |p->uri|,
+ * a static string, or |out| (PRINCIPAL_LOG_MAX bytes), valid as long as
+ * the one it is.  Any thread.
+ */
+const char *principal_log_name(const struct principal *p,
+                               char out[PRINCIPAL_LOG_MAX]);
+
 int principal_from_cert(X509 *cert, const char *trust_domain,
                         struct principal *out);
 

@@ -52,12 +52,12 @@ int
 svc__deny(struct call *c, enum policy_action act,
           const struct vault_id *dossier, const char *why)
 {
-    char id[VAULT_ID_STR] = "-";
+    char id[VAULT_ID_STR] = "-", who[PRINCIPAL_LOG_MAX];
 
     if (dossier != NULL)
         vault_id_format(dossier, id);
     log_info("denied principal=%s action=%s dossier=%s reason=\"%s\"",
-             call_principal(c)->uri, policy_action_name(act), id, why);
+             principal_log_name(call_principal(c), who), policy_action_name(act), id, why);
     call_finish(c, RPC_PERMISSION_DENIED, "%s", why);
     return ERR_DENIED;
 }

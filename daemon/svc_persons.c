@@ -107,7 +107,10 @@ enrol_done(void *arg, int status)
         svc__fail(w->c, status, "enrolling the person");
     } else {
         vault_id_format(&w->id, id);
-        log_info("enrolled dossier=%s by=%s", id, call_principal(w->c)->uri);
+        char who[PRINCIPAL_LOG_MAX];
+
+        log_info("enrolled dossier=%s by=%s", id,
+                 principal_log_name(call_principal(w->c), who));
         call_audit_set(w->c, CALL_AUDIT_DOSSIER, id);
         resp.dossier_id = id;
         svc__answer(w->c, &resp.base);
@@ -371,7 +374,10 @@ erase_done(void *arg, int status)
     } else if (status != 0) {
         svc__fail(w->c, status, "erasing the dossier");
     } else {
-        log_info("erased dossier=%s by=%s", id, call_principal(w->c)->uri);
+        char who[PRINCIPAL_LOG_MAX];
+
+        log_info("erased dossier=%s by=%s", id,
+                 principal_log_name(call_principal(w->c), who));
         svc__answer(w->c, &resp.base);
     }
     pending_end(w);

@@ -10,6 +10,7 @@
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -85,6 +86,55 @@ def check_unreadable(exe, tmp):
     assert "%s: cannot read the file" % path in p.stderr, p.stderr
 
 
+def config_options():
+    """(section, key, command-line name) of every option of config.c."""
+    with open(os.path.join(harness.TOP, "daemon", "config.c")) as f:
+        text = f.read()
+    table = text[text.index("static const struct opt opts[]"):]
+    table = table[:table.index("};")]
+    found = re.findall(r'\{"([a-z_]+)",\s*"([a-z_]+)",\s*"([a-z-]+)",', table)
+    assert len(found) >= 20, "option table not found in config.c"
+    return found
+
+
+def check_every_option_documented():
+    def read(rel):
+        with open(os.path.join(harness.TOP, rel), encoding="utf-8") as f:
+            return f.read()
+    conf5 = {l: read("packaging/man/%sdossierd.conf.5" % l)
+             for l in ("", "fr/")}
+    man8 = {l: read("packaging/man/%sdossierd.8" % l) for l in ("", "fr/")}
+    readme = read("README.md")
+    packaged = read("packaging/dossierd.conf")
+    main_c = read("daemon/main.c")
+    missing = []
+    for section, key, cli in config_options():
+        flag = "\\-\\-" + cli.replace("-", "\\-")
+        for lang in ("", "fr/"):
+            page = conf5[lang]
+            start = page.find(".SS [%s]" % section)
+            end = page.find(".SS ", start + 1)
+            if start < 0 or (".BI %s " % key) not in page[start:end]:
+                missing.append("%sdossierd.conf.5: [%s] %s" % (lang, section,
+                                                               key))
+            if flag not in man8[lang]:
+                missing.append("%sdossierd.8: --%s" % (lang, cli))
+        if "`[%s] %s`" % (section, key) not in readme and \
+                "`[%s] %s` /" % (section, key.split("_")[0]) not in readme \
+                and ("`--%s" % cli) not in readme:
+            missing.append("README.md: [%s] %s" % (section, key))
+        if "[%s]" % section not in packaged or \
+                not re.search(r"(?m)^#?\s*%s = " % key, packaged):
+            missing.append("packaging/dossierd.conf: [%s] %s" % (section,
+                                                                 key))
+        if '{"%s", ' % cli not in main_c:
+            missing.append("daemon/main.c: --%s" % cli)
+    assert not missing, "undocumented: " + "; ".join(missing)
+    print("# %d options, each in dossierd.conf(5), dossierd(8) (English "
+          "and French), README.md and packaging/dossierd.conf"
+          % len(config_options()))
+
+
 def check_serves_from_file(tmp):
     # The file turns diag on; the harness starts the daemon without
     # --diag, so an Echo answering proves the file was read.  The file's
@@ -116,6 +166,7 @@ def main():
     c.run("every bad file: FILE:LINE: reason, and no start",
           check_bad_files, exe, tmp, keys, data)
     c.run("an unreadable file is reported", check_unreadable, exe, tmp)
+    c.run("every option is documented", check_every_option_documented)
     c.run("the daemon serves with the file's options, flags override",
           check_serves_from_file, tmp)
     shutil.rmtree(tmp, ignore_errors=True)

@@ -490,6 +490,34 @@ START_TEST(test_principal_from_cert_trust_domain)
 }
 END_TEST
 
+/* Logs name a person by a keyed hash, never by the id of the URI (which
+ * may be the person's name); other principals by their URI. */
+START_TEST(test_principal_log_name)
+{
+    struct principal a, b, ag;
+    char ba[PRINCIPAL_LOG_MAX], bb[PRINCIPAL_LOG_MAX], bc[PRINCIPAL_LOG_MAX];
+    const char *na, *na2, *nb;
+    const char *ua = "spiffe://" TD "/person/jean-dupont";
+    const char *ub = "spiffe://" TD "/person/marie-curie";
+    const char *ug = "spiffe://" TD "/agency/caf-75";
+
+    ck_assert_int_eq(principal_parse(ua, strlen(ua), TD, &a), 0);
+    ck_assert_int_eq(principal_parse(ub, strlen(ub), TD, &b), 0);
+    ck_assert_int_eq(principal_parse(ug, strlen(ug), TD, &ag), 0);
+    na = principal_log_name(&a, ba);
+    na2 = principal_log_name(&a, bc);
+    nb = principal_log_name(&b, bb);
+    ck_assert_int_eq(strlen(na), 7 + 16);
+    ck_assert_int_eq(strncmp(na, "person:", 7), 0);
+    ck_assert_int_eq(strspn(na + 7, "0123456789abcdef"), 16);
+    ck_assert_ptr_null(strstr(na, "jean"));
+    ck_assert_str_eq(na, na2);
+    ck_assert_str_ne(na, nb);
+    ck_assert_str_eq(principal_log_name(&ag, bc), ug);
+    ck_assert_str_eq(principal_log_name(NULL, bc), "-");
+}
+END_TEST
+
 Suite *
 suite_principal(void)
 {
@@ -504,6 +532,7 @@ suite_principal(void)
     tcase_add_test(tc, test_principal_parse_uri_too_long);
     tcase_add_test(tc, test_principal_parse_uri_max);
     tcase_add_test(tc, test_principal_parse_not_nul_terminated);
+    tcase_add_test(tc, test_principal_log_name);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("cert");
