@@ -81,15 +81,20 @@ DOSSIER_SRC := client/dossier.c client/cli.c client/settings.c \
 	$(wildcard client/cmd_*.c) client/history_html.c
 LOCALE   := $(B)/locale
 MO       := $(LOCALE)/fr/LC_MESSAGES/dossier.mo
+# The load generator of make bench (tests/bench/README.md).
+LOADGEN_SRC := tests/bench/loadgen.c tests/bench/lg_conn.c tests/bench/hist.c
 UNIT_SRC   := $(wildcard tests/unit/test_*.c) tests/unit/testutil.c \
+	tests/bench/hist.c \
 	tests/check_main.c \
 	tests/check_integration.c
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o) $(PB_C:$(GEN)/%.c=$(OBJ)/gen/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(OBJ)/%.o) $(OBJ)/daemon/descriptors.o
 
-.PHONY: all deps run check unit interop keys clean asan fault crash demo pot install deb
-all: $(BIN)/dossierd $(BIN)/dossier-admin $(BIN)/dossier $(MO)
+.PHONY: all deps run check unit interop keys clean asan fault crash demo pot install deb \
+	bench bench-quick
+all: $(BIN)/dossierd $(BIN)/dossier-admin $(BIN)/dossier $(MO) \
+	$(BIN)/dossier-loadgen
 
 # --- dependencies ----------------------------------------------------------
 
@@ -172,6 +177,10 @@ $(MO): po/fr.po | $(B)/.deps
 pot:
 	xgettext --from-code=UTF-8 -k_ -kN_ -c -o po/dossier.pot \
 		--package-name=dossier $(DOSSIER_SRC) client/cli.h
+
+$(BIN)/dossier-loadgen: $(LOADGEN_SRC:%.c=$(OBJ)/%.o)
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 
 # The unit tests link every module except the daemon's main, and the
 # client's pure modules (dates, output).  strdup is wrapped so that a
@@ -256,6 +265,18 @@ check: check-plain-tools
 check-plain-tools:
 	@$(MAKE) --no-print-directory SAN= all keys asan fault
 endif
+
+# Every scenario of BENCHMARKS.md against dossierd and its references
+# (nghttpd, grpc-js and grpcio echo servers), one table of ratios.  Takes
+# a while (BENCH_ARGS: e.g. --only 1,5 or --persons 100000).
+bench: all keys tests/interop/node_modules/.stamp
+	/usr/bin/python3 tests/bench/bench.py $(BENCH_ARGS)
+
+# The same harness with tiny counts (a minute or two): it checks that
+# every scenario runs and every request succeeds, never a speed.  make
+# check runs it (tests/check_integration.c).
+bench-quick: all keys tests/interop/node_modules/.stamp
+	/usr/bin/python3 tests/bench/bench.py --quick
 
 unit: $(BIN)/unit-tests
 	DOSSIER_UNIT_ONLY=1 $(BIN)/unit-tests

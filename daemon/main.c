@@ -377,8 +377,12 @@ daemon_close(struct daemon *d, uv_loop_t *loop)
 {
     rotate_free(d->rotate);
     retention_stop(d->retention);
-    if (d->writer != NULL)
+    if (d->writer != NULL) {
+        struct writer_stats st;
+        writer_stats(d->writer, &st);
+        writer_stats_log(&st); /* for benchmarks (tests/bench) */
         writer_free(d->writer); /* lets queued writes commit */
+    }
     events_close(d->events);
     uv_run(loop, UV_RUN_NOWAIT);
     audit_close(d->audit);

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -487,4 +488,56 @@ writer_free(struct writer *w)
     uv_thread_join(&w->thread);
     uv_close((uv_handle_t *)&w->async, writer_on_close);
     writer_deliver(w);
+}
+
+/* Appends "<=B:N" for every non-empty bucket of |hist| to |out|. */
+static void
+writer_hist_format(char *out, size_t cap, const uint64_t *hist,
+                   const uint64_t *bounds)
+{
+    size_t len = 0;
+    int m;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < WRITER_HIST_BUCKETS; i++) {
+        if (hist[i] == 0)
+            continue;
+        if (i + 1 < WRITER_HIST_BUCKETS)
+            m = snprintf(out + len, cap - len, "%s<=%llu:%llu",
+                         len ? "," : "", (unsigned long long)bounds[i],
+                         (unsigned long long)hist[i]);
+        else
+            m = snprintf(out + len, cap - len, "%s>%llu:%llu",
+                         len ? "," : "", (unsigned long long)bounds[i - 1],
+                         (unsigned long long)hist[i]);
+        if (m < 0 || (size_t)m >= cap - len)
+            break;
+        len += (size_t)m;
+    }
+    if (len == 0)
+        snprintf(out, cap, "-");
+}
+
+void
+writer_stats_log(const struct writer_stats *st)
+{
+    char sizes[WRITER_HIST_BUCKETS * 32], commits[WRITER_HIST_BUCKETS * 32];
+
+    writer_hist_format(sizes, sizeof(sizes), st->batch_hist, batch_bounds);
+    writer_hist_format(commits, sizeof(commits), st->commit_hist,
+                       commit_bounds_us);
+    log_info("writer stats batches=%llu commits=%llu commits_failed=%llu "
+             "ops=%llu ops_failed=%llu max_batch=%u mean_batch=%.1f "
+             "mean_commit_us=%.0f max_commit_us=%.0f batch_sizes=%s "
+             "commit_us=%s",
+             (unsigned long long)st->batches,
+             (unsigned long long)st->commits,
+             (unsigned long long)st->commits_failed,
+             (unsigned long long)st->ops, (unsigned long long)st->ops_failed,
+             st->max_batch,
+             st->batches ? (double)st->ops / (double)st->batches : 0.0,
+             st->commits ? (double)st->total_commit_ns / 1e3 /
+                               (double)st->commits
+                         : 0.0,
+             (double)st->max_commit_ns / 1e3, sizes, commits);
 }

@@ -93,6 +93,13 @@ struct writer_stats {
 };
 
 /*
+ * Logs |st| as one info line (batches, operations, commit times, the
+ * batch sizes seen), for benchmarks and operators: dossierd logs it at
+ * exit.  Any thread.
+ */
+void writer_stats_log(const struct writer_stats *st);
+
+/*
  * Starts the writer of |s| with its thread; completions are delivered on
  * |loop|.  The writer keeps |loop| alive only while operations are in
  * flight (its uv_async_t is unreferenced when idle).  Neither |s| nor

@@ -144,6 +144,14 @@ START_TEST(test_fault_crash)
 }
 END_TEST
 
+/* The benchmark harness with tiny counts: every scenario of make bench
+ * runs and every request succeeds; no speed is asserted. */
+START_TEST(test_bench_quick)
+{
+    run_script("/usr/bin/python3 tests/bench/bench.py --quick");
+}
+END_TEST
+
 Suite *
 suite_integration(void)
 {
@@ -171,6 +179,7 @@ suite_integration(void)
     tcase_add_test(tc, test_admin);
     tcase_add_test(tc, test_fault_diskfull);
     tcase_add_test(tc, test_fault_crash);
+    tcase_add_test(tc, test_bench_quick);
     suite_add_tcase(s, tc);
     return s;
 }

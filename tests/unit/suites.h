@@ -29,6 +29,7 @@ Suite *suite_dates(void);
 Suite *suite_output(void);
 Suite *suite_notify(void);
 Suite *suite_log(void);
+Suite *suite_hist(void);
 Suite *suite_integration(void);
 
 #endif

@@ -297,6 +297,15 @@ START_TEST(test_writer_group_commit)
     ck_assert_uint_eq(st.batches, 2);
     ck_assert_uint_eq(st.commits, 2);
     ck_assert_uint_eq(st.max_batch, NOPS - 1);
+    /* The batch sizes seen: one batch of 1 (the held op), one of NOPS-1. */
+    {
+        uint64_t sum = 0;
+        for (int k = 0; k < WRITER_HIST_BUCKETS; k++)
+            sum += st.batch_hist[k];
+        ck_assert_uint_eq(sum, st.batches);
+        ck_assert_uint_eq(st.batch_hist[0], 1);  /* <= 1 */
+        ck_assert_uint_eq(st.batch_hist[10], 1); /* 513..1024 */
+    }
     ck_assert(stored(f.s, 0));
     ck_assert(stored(f.s, NOPS - 1));
     fx_close(&f);
