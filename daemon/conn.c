@@ -34,6 +34,7 @@ enum conn_state { CONN_HANDSHAKE, CONN_OPEN };
 struct conn {
     uv_tcp_t tcp;
     uv_timer_t timer;
+    uv_check_t wake; /* conn_wake: one flush after this loop pass */
     struct server *server;
     struct tls_conn *tls;
     struct h2 *h2;
@@ -98,6 +99,7 @@ conn_close(struct conn *c, const char *why)
     c->tls = NULL;
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
     uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+    uv_close((uv_handle_t *)&c->wake, conn_handle_closed);
 }
 
 static void
@@ -214,10 +216,31 @@ conn_flush(struct conn *c)
     }
 }
 
+/* The check phase of the loop pass in which conn_wake was called. */
+static void
+conn_on_wake(uv_check_t *h)
+{
+    struct conn *c = h->data;
+
+    uv_check_stop(h);
+    conn_flush(c);
+}
+
+/*
+ * A handler's answer does not go out at once: the flush waits for the
+ * check phase of this loop pass, after every callback of the pass (a
+ * whole batch of the writer's completions, all the frames of one read),
+ * so that the answers of many streams leave in one TLS write and one
+ * socket write instead of one each for every message, header block and
+ * trailer (make bench measured 5 write(2) calls per 1 KiB fetch before).
+ * No latency is added: the check phase ends the same pass.
+ */
 void
 conn_wake(struct conn *c)
 {
-    conn_flush(c);
+    if (c->closing || uv_is_active((uv_handle_t *)&c->wake))
+        return;
+    uv_check_start(&c->wake, conn_on_wake);
 }
 
 /* Sends what TLS has (an alert, an HTTP error) and closes afterwards. */
@@ -408,7 +431,9 @@ conn_accept(struct server *s, uv_stream_t *listener, struct tls_ctx *ctx)
     }
     c->handles = 1;
     uv_timer_init(server_loop(s), &c->timer);
-    c->handles = 2;
+    uv_check_init(server_loop(s), &c->wake);
+    c->wake.data = c;
+    c->handles = 3;
     c->next = *server__conns(s);
     if (c->next != NULL)
         c->next->prev = c;

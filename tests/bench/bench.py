@@ -85,11 +85,18 @@ class Loadgen:
         return [LOADGEN, "--connect", "127.0.0.1:%d" % port, "--ca", self.ca,
                 "--cert", self.crt, "--key", self.key, "--json"] + list(args)
 
-    def run(self, port, args, label, allow_fail=False, timeout=900):
+    def run(self, port, args, label, allow_fail=False, timeout=900,
+            server_pid=None):
+        """Runs the load generator; returns its JSON figures, plus
+        cpu_us (server CPU time per request, user + system, every thread)
+        when |server_pid| is given: a figure that waiting on a busy
+        machine does not inflate."""
         argv = self.argv(port, args + ["--label", label])
+        cpu0 = cpu_seconds(server_pid) if server_pid else None
         p = subprocess.run(argv, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True,
                            timeout=timeout)
+        cpu1 = cpu_seconds(server_pid) if server_pid else None
         out = p.stdout.strip().splitlines()
         res = None
         for line in reversed(out):
@@ -104,7 +111,22 @@ class Loadgen:
         if res is None or (p.returncode != 0 and not allow_fail):
             raise BenchError("loadgen %s failed (exit %d): %s" % (
                 label, p.returncode, (p.stdout + p.stderr)[-1500:]))
+        # Clock ticks are 10 ms: too few requests say nothing.
+        if cpu0 is not None and cpu1 is not None and res.get("ok") and \
+                cpu1 - cpu0 >= 0.3:
+            res["cpu_us"] = (cpu1 - cpu0) * 1e6 / res["ok"]
+            print("#   server CPU: %.0f us per request" % res["cpu_us"])
         return res
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of process |pid| (all its threads)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def grpc_frame(msg):
@@ -447,13 +469,21 @@ def main():
         peak = None
 
         if only & {"1", "3", "5"}:
-            r = lg.run(dz.port, get1k + shape + dur, "s1-dossierd")
-            n = lg.run(ng.port, ["--get", "/1k"] + shape + dur, "s1-nghttpd")
+            r = lg.run(dz.port, get1k + shape + dur, "s1-dossierd",
+                       server_pid=dz.d.pid)
+            n = lg.run(ng.port, ["--get", "/1k"] + shape + dur, "s1-nghttpd",
+                       server_pid=ng.p.pid)
             peak = r["rps"]
             table.add(1, "1 KiB audited fetch under consent",
                       fmt_rate(r["rps"]), fmt_rate(n["rps"]) + " (nghttpd)",
                       "%.1f%%" % (100 * r["rps"] / n["rps"]), ">= 20%",
                       met(r["rps"] >= 0.2 * n["rps"]))
+            if "cpu_us" in r and "cpu_us" in n:
+                table.add(1, "server CPU per request (not a target)",
+                          "%.0f us" % r["cpu_us"],
+                          "%.0f us (nghttpd)" % n["cpu_us"],
+                          "%.1fx" % (r["cpu_us"] / max(n["cpu_us"], 0.01)),
+                          "-", "-")
         if "2" in only:
             for name in ("1m", "10m"):
                 body = ["--grpc", "/dossier.v1.Documents/Get", "--body",
@@ -540,13 +570,15 @@ def main():
             body4 = write(os.path.join(tmp, "get4.pb"), d4.get_request(did4,
                                                                        doc4))
             g4 = ["--grpc", "/dossier.v1.Documents/Get", "--body", body4]
-            r = lg4.run(d4.port, g4 + shape + dur, "s4-dossierd")
+            r = lg4.run(d4.port, g4 + shape + dur, "s4-dossierd",
+                        server_pid=d4.d.pid)
             for kind, starter, target in (("grpc-js", start_echo_grpcjs, 1.5),
                                           ("grpcio", start_echo_grpcio, 4.0)):
                 e = starter(d4.keys, canned_files)
                 procs.append(e)
                 try:
-                    n = lg4.run(e.port, g4 + shape + dur, "s4-" + kind)
+                    n = lg4.run(e.port, g4 + shape + dur, "s4-" + kind,
+                                server_pid=e.p.pid)
                 finally:
                     e.stop()
                     procs.remove(e)
@@ -555,6 +587,12 @@ def main():
                           "%.2fx" % (r["rps"] / n["rps"]),
                           ">= %.1fx" % target,
                           met(r["rps"] >= target * n["rps"]))
+                if "cpu_us" in r and "cpu_us" in n:
+                    table.add(4, "server CPU per request vs %s (not a "
+                              "target)" % kind, "%.0f us" % r["cpu_us"],
+                              "%.0f us" % n["cpu_us"],
+                              "%.2fx" % (r["cpu_us"] / max(n["cpu_us"], 0.01)),
+                              "-", "-")
             d4.stop()
         if "6" in only:
             run_persons(tmp, table, notes, persons_small, persons_big, q,
