@@ -52,8 +52,10 @@ import harness  # noqa: E402
 
 TOP = harness.TOP
 BIN = os.path.join(TOP, "build", "bin")
-LOADGEN = os.path.join(BIN, "dossier-loadgen")
-DOSSIERD = os.path.join(BIN, "dossierd")
+LOADGEN = os.environ.get("DOSSIER_BENCH_LOADGEN") or os.path.join(
+    BIN, "dossier-loadgen")
+DOSSIERD = os.environ.get("DOSSIER_BENCH_DAEMON") or os.path.join(BIN,
+                                                                   "dossierd")
 BENCH = os.path.dirname(os.path.abspath(__file__))
 PURPOSE = "RSA-INSTRUCTION"
 DOC_TYPE = "avis-imposition"
@@ -484,6 +486,25 @@ def main():
                           "%.0f us (nghttpd)" % n["cpu_us"],
                           "%.1fx" % (r["cpu_us"] / max(n["cpu_us"], 0.01)),
                           "-", "-")
+        if "5" in only and peak:
+            # The peak again, just before: on a shared machine the one of
+            # scenario 1, a minute earlier, may no longer hold.
+            if not q:
+                p5 = lg.run(dz.port, get1k + shape + ["-D", "4", "--warmup",
+                                                      "1"], "s5-peak")
+                peak5 = p5["rps"]
+            else:
+                peak5 = peak
+            rate = max(1.0, peak5 / 2)
+            r = lg.run(dz.port, get1k + shape +
+                       (["-n", "200"] if q else ["-D", "10", "--warmup", "1"])
+                       + ["--rate", "%.0f" % rate], "s5-dossierd")
+            table.add(5, "1 KiB fetch at half peak (%.0f req/s): p50 / p99 / "
+                      "p99.9" % rate,
+                      "%.2f / %.2f / %.2f ms" % (r["p50_us"] / 1e3,
+                                                 r["p99_us"] / 1e3,
+                                                 r["p999_us"] / 1e3),
+                      "-", "-", "p99 <= 5 ms", met(r["p99_us"] <= 5000))
         if "2" in only:
             for name in ("1m", "10m"):
                 body = ["--grpc", "/dossier.v1.Documents/Get", "--body",
@@ -500,17 +521,6 @@ def main():
                           "%.0f MB/s (nghttpd)" % n["rx_mbps"],
                           "%.1f%%" % (100 * r["rx_mbps"] / n["rx_mbps"]),
                           ">= 60%", met(r["rx_mbps"] >= 0.6 * n["rx_mbps"]))
-        if "5" in only and peak:
-            rate = max(1.0, peak / 2)
-            r = lg.run(dz.port, get1k + shape +
-                       (["-n", "200"] if q else ["-D", "10", "--warmup", "1"])
-                       + ["--rate", "%.0f" % rate], "s5-dossierd")
-            table.add(5, "1 KiB fetch at half peak (%.0f req/s): p50 / p99 / "
-                      "p99.9" % rate,
-                      "%.2f / %.2f / %.2f ms" % (r["p50_us"] / 1e3,
-                                                 r["p99_us"] / 1e3,
-                                                 r["p999_us"] / 1e3),
-                      "-", "-", "p99 <= 5 ms", met(r["p99_us"] <= 5000))
         # The writer's figures so far: the fetches of 1, 2 and 5, each
         # with its durable audit entry (plus the few set-up writes).
         fetch_stats = None
