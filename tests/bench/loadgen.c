@@ -302,7 +302,7 @@ worker_main(void *arg)
     struct lg_worker *w = arg;
     const struct lg_config *cfg = w->cfg;
     struct epoll_event e;
-    uint64_t next = 0, interval = 0, grace_end;
+    uint64_t next = 0, interval = 0, grace_end, stopped_at = 0;
 
     prctl(PR_SET_TIMERSLACK, 1UL);
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -378,8 +378,16 @@ worker_main(void *arg)
         if (cfg->rate == 0 && w->submitting && cfg->requests == 0 &&
             lg_now_ns() >= lg_end_submit_ns)
             w->submitting = false;
-        if (!w->submitting && lg_now_ns() > lg_end_submit_ns + 30000000000ull)
-            break; /* 30 s for the last answers: give up on the rest */
+        if (!w->submitting && stopped_at == 0)
+            stopped_at = lg_now_ns();
+        if (!w->submitting && lg_now_ns() > stopped_at + 30000000000ull) {
+            /* 30 s after the last request started: the rest count as
+             * failed (timed out), not as silently missing. */
+            w->n.fail_timeout += (uint64_t)worker_active(w) + w->bl_len;
+            lg_worker_error(w, "%d requests without an answer 30 s after "
+                            "the last one was sent", worker_active(w));
+            break;
+        }
         worker_poll(w, 50);
     }
     grace_end = lg_now_ns();
@@ -741,6 +749,7 @@ main(int argc, char **argv)
         tot.fail_http += w->n.fail_http;
         tot.fail_grpc += w->n.fail_grpc;
         tot.fail_reset += w->n.fail_reset;
+        tot.fail_timeout += w->n.fail_timeout;
         tot.recorded += w->n.recorded;
         tot.rx_bytes += w->n.rx_bytes;
         tot.tx_bytes += w->n.tx_bytes;
@@ -757,7 +766,8 @@ main(int argc, char **argv)
     }
     int ready = atomic_load(&lg_ready_total);
     int failed_conns = atomic_load(&lg_failed_total);
-    uint64_t failed = tot.fail_http + tot.fail_grpc + tot.fail_reset;
+    uint64_t failed =
+        tot.fail_http + tot.fail_grpc + tot.fail_reset + tot.fail_timeout;
     if (cfg.hold > 0) {
         printf("held %d connections for %.1f s (%d failed)\n", ready,
                cfg.hold, failed_conns);
@@ -780,11 +790,12 @@ main(int argc, char **argv)
         printf("target rate: %.0f req/s; late beyond the backlog: %llu\n",
                cfg.rate, (unsigned long long)dropped);
     printf("requests: %llu started, %llu ok, %llu failed (http %llu, grpc "
-           "%llu, reset %llu); connections failed: %d\n",
+           "%llu, reset %llu, no answer %llu); connections failed: %d\n",
            (unsigned long long)tot.started, (unsigned long long)tot.ok,
            (unsigned long long)failed, (unsigned long long)tot.fail_http,
            (unsigned long long)tot.fail_grpc,
-           (unsigned long long)tot.fail_reset, failed_conns);
+           (unsigned long long)tot.fail_reset,
+           (unsigned long long)tot.fail_timeout, failed_conns);
     printf("measured: %llu requests in %.3f s: %.1f req/s, %.2f MB/s in, "
            "%.2f MB/s out\n",
            (unsigned long long)tot.recorded, secs, rps, rx, tx);

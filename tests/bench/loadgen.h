@@ -95,6 +95,7 @@ struct lg_conn {
 /* Counters of one worker, summed by the report. */
 struct lg_counts {
     uint64_t started, ok, fail_http, fail_grpc, fail_reset, fail_conn;
+    uint64_t fail_timeout;         /* in flight when the wait ended */
     uint64_t rx_bytes, tx_bytes;   /* DATA payload bytes (recorded only) */
     uint64_t recorded;             /* ok and in the measured window */
     uint64_t last_done_ns;
