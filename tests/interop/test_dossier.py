@@ -2057,7 +2057,17 @@ def full_store(checks, pb, tmp):
             bad = [(w, c, det) for w, c, det in res
                    if c not in (SC.RESOURCE_EXHAUSTED, SC.OK)]
             if all(c == SC.OK for _, c, _ in res):
-                bad = [("every call", SC.OK, "none refused")]
+                # Everything fitted in the room freed: the store must fill
+                # again, and refuse, within a few more deposits.
+                for k in range(20):
+                    c, det, _ = f2.try_put(det_bytes(600 + k, doc_size),
+                                           file_name="again.pdf")
+                    if c != SC.OK:
+                        break
+                print("#   full store: %d more 64 KiB puts, then %s" % (
+                    k, describe(c, det)))
+                if c != SC.RESOURCE_EXHAUSTED:
+                    bad = [("filling again", c, det)]
             if bad:
                 print_log(d.log_since(mark), ("Put", "full", "error"), 6)
             # Regression (bug found by this test, fixed): a put whose only chunk is written
