@@ -112,6 +112,18 @@ START_TEST(test_fault_iofail)
 }
 END_TEST
 
+/* The release daemon under valgrind's memcheck: no leak, no memory error
+ * (tests/fault/valgrind-dossierd exits 99 otherwise). */
+START_TEST(test_valgrind)
+{
+    run_script("DOSSIERD=tests/fault/valgrind-dossierd /usr/bin/python3 "
+               "tests/interop/test_grpcio.py && "
+               "DOSSIERD=tests/fault/valgrind-dossierd /usr/bin/python3 "
+               "tests/interop/test_events.py two resume revoke erase audit "
+               "aidant cursor");
+}
+END_TEST
+
 START_TEST(test_backup)
 {
     run_script("/usr/bin/python3 tests/interop/test_backup.py");
@@ -173,6 +185,7 @@ suite_integration(void)
     tcase_add_test(tc, test_cli);
     tcase_add_test(tc, test_package);
     tcase_add_test(tc, test_hostile_h2);
+    tcase_add_test(tc, test_valgrind);
     tcase_add_test(tc, test_fault_iofail);
     tcase_add_test(tc, test_backup);
     tcase_add_test(tc, test_metrics);
