@@ -197,6 +197,38 @@ vault__now(void)
 static void vault_uploads_clear(struct vault *v);
 
 int
+vault__keys_txn(struct vault *v, struct store_txn **out)
+{
+    int rc;
+
+    if (v->keys_batch == NULL &&
+        (rc = store_txn_begin(v->keys, STORE_TXN_WRITE, NULL,
+                              &v->keys_batch)) != 0)
+        return rc;
+    *out = v->keys_batch;
+    return 0;
+}
+
+/* The writer's batch-end hook: commits the batch's key-store writes
+ * before the batch (one sync for all the enrolments and erasures of a
+ * batch, rather than one each), or drops them with the batch. */
+static int
+vault_keys_batch_end(void *arg, bool commit)
+{
+    struct vault *v = arg;
+    struct store_txn *t = v->keys_batch;
+
+    v->keys_batch = NULL;
+    if (t == NULL)
+        return 0;
+    if (!commit) {
+        store_txn_abort(t);
+        return 0;
+    }
+    return store_txn_commit(t);
+}
+
+int
 vault_open(struct store *data, struct store *keys, struct writer *w,
            struct keyring *kr, const struct catalog *cat,
            uint64_t max_document, struct vault **out)
@@ -212,6 +244,7 @@ vault_open(struct store *data, struct store *keys, struct writer *w,
     v->catalog = cat;
     v->max_document = max_document;
     vault_uploads_clear(v);
+    writer_on_batch_end(w, vault_keys_batch_end, v);
     *out = v;
     return 0;
 }
@@ -219,6 +252,9 @@ vault_open(struct store *data, struct store *keys, struct writer *w,
 void
 vault_close(struct vault *v)
 {
+    /* After writer_free (main.c): no batch runs any more. */
+    if (v != NULL && v->keys_batch != NULL)
+        store_txn_abort(v->keys_batch);
     free(v);
 }
 
@@ -423,8 +459,8 @@ vault_enrol_op_free(struct vault_enrol_op *op)
     free(op);
 }
 
-/* Writer thread: the DEK first, durably, in the key store; then the
- * records, in the batch. */
+/* Writer thread: the DEK first, in the key store (durable before the
+ * batch: vault__keys_txn); then the records, in the batch. */
 static int
 vault_enrol_run(struct store_txn *t, void *arg)
 {
@@ -477,14 +513,9 @@ vault__keys_put(struct vault *v, const struct vault_id *id, const void *wrapped,
     struct store_txn *t;
     int rc;
 
-    if ((rc = store_txn_begin(v->keys, STORE_TXN_WRITE, NULL, &t)) != 0)
+    if ((rc = vault__keys_txn(v, &t)) != 0)
         return rc;
-    if ((rc = store_put(t, STORE_DB_PERSONS, id->b, VAULT_ID_LEN, wrapped, len,
-                        0)) != 0) {
-        store_txn_abort(t);
-        return rc;
-    }
-    return store_txn_commit(t);
+    return store_put(t, STORE_DB_PERSONS, id->b, VAULT_ID_LEN, wrapped, len, 0);
 }
 
 int
@@ -943,9 +974,10 @@ struct vault_erase_op {
     void *arg;
 };
 
-/* Writer thread.  The DEK goes first, in its own durable transaction:
- * from that moment nothing of the person can be opened anywhere, even if
- * the rest of the erasure were lost. */
+/* Writer thread.  The DEK goes first, in the key-store transaction of the
+ * batch, which is durable before the batch's own commit: from then on
+ * nothing of the person can be opened anywhere, even if the rest of the
+ * erasure were lost. */
 static int
 vault_erase_run(struct store_txn *t, void *arg)
 {
@@ -974,14 +1006,10 @@ vault_erase_run(struct store_txn *t, void *arg)
                                  &op->id, &ch)) != 0)
             goto out;
     }
-    if ((rc = store_txn_begin(op->v->keys, STORE_TXN_WRITE, NULL, &kt)) != 0)
+    if ((rc = vault__keys_txn(op->v, &kt)) != 0)
         goto out;
     rc = store_del(kt, STORE_DB_PERSONS, op->id.b, VAULT_ID_LEN);
-    if (rc != 0 && rc != ERR_NOTFOUND) {
-        store_txn_abort(kt);
-        goto out;
-    }
-    if ((rc = store_txn_commit(kt)) != 0)
+    if (rc != 0 && rc != ERR_NOTFOUND)
         goto out;
 
     if (rec->nir_hash.len == 32)
@@ -1064,12 +1092,13 @@ vault_rewrap_step(struct vault *v, const struct keyring *kr, size_t max,
     size_t done = 0, remaining = 0;
     int rc;
 
-    if ((rc = store_txn_begin(v->keys, STORE_TXN_WRITE, NULL, &t)) != 0)
+    /* The batch's key-store transaction (vault__keys_txn): a rotation
+     * step queued behind enrolments of the same batch sees their keys,
+     * and its re-wraps are durable before the step is reported done. */
+    if ((rc = vault__keys_txn(v, &t)) != 0)
         return rc;
-    if ((rc = store_cursor_open(t, STORE_DB_PERSONS, NULL, 0, &cur)) != 0) {
-        store_txn_abort(t);
+    if ((rc = store_cursor_open(t, STORE_DB_PERSONS, NULL, 0, &cur)) != 0)
         return rc;
-    }
     while ((rc = store_cursor_next(cur, &e)) == 0) {
         uint8_t dek[32], id[VAULT_ID_LEN];
         struct buf w;
@@ -1097,17 +1126,9 @@ vault_rewrap_step(struct vault *v, const struct keyring *kr, size_t max,
         done++;
     }
     store_cursor_close(cur);
-    if (rc != ERR_NOTFOUND) {
-        store_txn_abort(t);
-        return rc;
-    }
-    if (done == 0) {
-        store_txn_abort(t);
-        *left = remaining;
-        *done_out = 0;
-        return 0;
-    }
-    if ((rc = store_txn_commit(t)) != 0)
+    /* On an error, the keys re-wrapped so far stay in the batch's
+     * transaction: each is a valid wrap under the current key. */
+    if (rc != ERR_NOTFOUND)
         return rc;
     *left = remaining;
     *done_out = done;

@@ -246,7 +246,8 @@ int vault_fact_list(struct vault *v, const struct vault_person *p,
 /* --- keys ------------------------------------------------------------ */
 
 /* Re-wraps up to |max| DEKs that are not under |kr|'s current master key,
- * in one durable transaction of the key store.  |*done| counts those
+ * in the key-store transaction of the writer's batch, durable before the
+ * operation is reported done.  |*done| counts those
  * re-wrapped, |*left| those still to do.  Safe to interrupt at any point.
  * Runs as a writer operation (rotate.c), so that every enrolment queued
  * before it is stored first and seen by its scan; |kr| is read-only and

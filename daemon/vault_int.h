@@ -21,6 +21,10 @@ struct vault {
     uint64_t max_document;
     vault_change_fn *change_fn;
     void *change_arg;
+    /* Writer thread only: the key-store write transaction of the batch
+     * being run, begun by the first operation that writes a key and
+     * committed just before the batch (vault__keys_txn). */
+    struct store_txn *keys_batch;
 };
 
 /* Tells the change hook, if any, of |ch| (writer thread, in |t|). */
@@ -68,8 +72,24 @@ int vault__del_prefix(struct store_txn *t, enum store_db db,
 int vault__person_record(struct store_txn *t, const struct vault_id *id,
                          Dossier__Internal__PersonRecord **out);
 
-/* Stores a wrapped DEK in the key store, durably, in its own txn. */
+/* Stores a wrapped DEK in the key store, in the key-store transaction
+ * of the batch (vault__keys_txn): durable before the batch's records.
+ * Writer thread. */
 int vault__keys_put(struct vault *v, const struct vault_id *id,
                     const void *wrapped, size_t len);
+
+/*
+ * The key-store write transaction of the writer's current batch, begun
+ * here if none is: every key-store write of the operations of a batch
+ * goes into it, and it is committed (one sync) just before the batch's
+ * own commit, by the writer's batch-end hook, so that a DEK is always
+ * durable before the records sealed with it, and a DEK deleted by an
+ * erasure is gone before the erasure's records.  Never commit or abort
+ * it yourself.  An operation that fails after writing keys leaves them
+ * in it (a DEK nothing refers to, or a DEK deleted by an erasure that did
+ * not happen: the same as when each wrote its own transaction).  Writer
+ * thread.  Returns 0 or as store_txn_begin().
+ */
+int vault__keys_txn(struct vault *v, struct store_txn **out);
 
 #endif

@@ -53,6 +53,8 @@ struct writer {
     bool closing; /* writer_free has begun: refuse, drain, stop */
     bool failed;  /* an I/O error stopped the writes */
     struct writer_stats stats;
+    writer_batch_end_fn *batch_end; /* see writer_on_batch_end */
+    void *batch_end_arg;
 
     /* Other stores the operations write (writer_watch); set before any
      * submission, then only read. */
@@ -123,12 +125,18 @@ writer_txn_run(struct writer *w, struct writer_op *ops, struct writer_op **rest,
     struct store_txn *parent = NULL;
     struct store_txn *child;
     struct writer_op *op, *last = NULL;
+    writer_batch_end_fn *end;
+    void *end_arg;
     size_t kept = 0;
     uint64_t t0;
     int rc;
 
     *n = 0;
     *commit_ns = 0;
+    uv_mutex_lock(&w->mu);
+    end = w->batch_end;
+    end_arg = w->batch_end_arg;
+    uv_mutex_unlock(&w->mu);
     rc = store_txn_begin(w->store, STORE_TXN_WRITE, NULL, &parent);
     if (rc != 0) {
         /* Every operation left would fail the same way. */
@@ -162,10 +170,18 @@ writer_txn_run(struct writer *w, struct writer_op *ops, struct writer_op **rest,
     last->next = NULL;
     if (kept == 0) {
         /* Every operation failed: nothing to sync. */
+        if (end != NULL)
+            end(end_arg, false);
         store_txn_abort(parent);
         return 0;
     }
     t0 = uv_hrtime();
+    if (end != NULL && (rc = end(end_arg, true)) != 0) {
+        end(end_arg, false);
+        store_txn_abort(parent);
+        *commit_ns = uv_hrtime() - t0;
+        return rc;
+    }
     rc = store_txn_commit(parent);
     *commit_ns = uv_hrtime() - t0;
     return rc;
@@ -516,6 +532,15 @@ writer_hist_format(char *out, size_t cap, const uint64_t *hist,
     }
     if (len == 0)
         snprintf(out, cap, "-");
+}
+
+void
+writer_on_batch_end(struct writer *w, writer_batch_end_fn *fn, void *arg)
+{
+    uv_mutex_lock(&w->mu);
+    w->batch_end = fn;
+    w->batch_end_arg = arg;
+    uv_mutex_unlock(&w->mu);
 }
 
 void

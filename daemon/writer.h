@@ -155,6 +155,24 @@ void writer_on_reported(struct writer *w, writer_reported_fn *fn, void *arg);
 int writer_watch(struct writer *w, struct store *s);
 
 /*
+ * Called on the writer thread at the end of each batch transaction that
+ * ran operations: with |commit| true just before the batch commits (an
+ * error then fails the whole batch: nothing of it is committed and every
+ * operation of it gets that error), with |commit| false when the batch is
+ * dropped instead (every operation failed, or the hook's own error).  It
+ * lets a module that writes a second store from inside operations (the
+ * vault's key store) make those writes durable once per batch, before
+ * the batch that depends on them, instead of once per operation.
+ */
+typedef int writer_batch_end_fn(void *arg, bool commit);
+
+/*
+ * Installs |fn| (NULL: none) with |arg| as the batch-end hook of |w|; one
+ * hook per writer.  Takes effect from the next batch.  Loop thread.
+ */
+void writer_on_batch_end(struct writer *w, writer_batch_end_fn *fn, void *arg);
+
+/*
  * Copies the writer's counters into |*out|.  Any thread (takes the queue's
  * mutex briefly).
  */

@@ -156,6 +156,14 @@ START_TEST(test_fault_crash)
 }
 END_TEST
 
+/* Enrolments and erasures share one key-store commit per batch, and a
+ * SIGKILL loses no acknowledged key (nor keeps an erased one). */
+START_TEST(test_keystore_batch)
+{
+    run_script("/usr/bin/python3 tests/interop/test_keystore_batch.py");
+}
+END_TEST
+
 /* The benchmark harness with tiny counts: every scenario of make bench
  * runs and every request succeeds; no speed is asserted. */
 START_TEST(test_bench_quick)
@@ -192,6 +200,7 @@ suite_integration(void)
     tcase_add_test(tc, test_admin);
     tcase_add_test(tc, test_fault_diskfull);
     tcase_add_test(tc, test_fault_crash);
+    tcase_add_test(tc, test_keystore_batch);
     tcase_add_test(tc, test_bench_quick);
     suite_add_tcase(s, tc);
     return s;

@@ -814,6 +814,109 @@ START_TEST(test_writer_free_from_done_callback)
 }
 END_TEST
 
+/* --- the batch-end hook (the vault's key store commits there) --------- */
+
+struct hook_rec {
+    struct store *s;
+    int commits, drops;
+    int fail_at;        /* the commit call (1-based) that returns ERR_FULL */
+    bool saw_uncommitted; /* k1 (batch 2) not visible when batch 2's
+                           * hook runs: called before the commit */
+};
+
+static struct hook_rec hook;
+
+static int
+hook_end(void *arg, bool commit)
+{
+    struct hook_rec *h = arg;
+
+    if (!commit) {
+        h->drops++;
+        return 0;
+    }
+    h->commits++;
+    if (h->commits == 2 && !stored(h->s, 1))
+        h->saw_uncommitted = true;
+    return h->commits == h->fail_at ? ERR_FULL : 0;
+}
+
+static void
+start_hooked(struct fx *f)
+{
+    writer_on_batch_end(f->w, hook_end, &hook);
+    hold_writer(f, 0); /* batch 1: op 0 (hooked: installed before it) */
+    for (int i = 1; i < 10; i++)
+        submit(f, i, i == 5 ? ERR_INVALID : 0, false, 0);
+    release(f); /* batch 2: ops 1..9 */
+}
+
+/* The hook runs once per batch, before the commit (the batch's writes are
+ * not visible yet), and not for a batch whose every op failed. */
+START_TEST(test_writer_batch_end_hook_before_commit)
+{
+    struct fx f;
+
+    memset(&hook, 0, sizeof(hook));
+    fx_open(&f, 0, start_hooked);
+    hook.s = f.s;
+    fx_run(&f);
+    ck_assert_int_eq(f.done, 10);
+    ck_assert_int_eq(hook.commits, 2);
+    ck_assert_int_eq(hook.drops, 0);
+    ck_assert(hook.saw_uncommitted);
+    ck_assert(stored(f.s, 1) && stored(f.s, 9) && !stored(f.s, 5));
+    fx_close(&f);
+}
+END_TEST
+
+/* The hook's error fails its whole batch: every op gets it, nothing of
+ * the batch is stored, the hook is told to drop; the writer goes on. */
+START_TEST(test_writer_batch_end_error_fails_batch)
+{
+    struct fx f;
+
+    memset(&hook, 0, sizeof(hook));
+    hook.fail_at = 2;
+    fx_open(&f, 0, start_hooked);
+    hook.s = f.s;
+    fx_run(&f);
+    ck_assert_int_eq(f.done, 10);
+    ck_assert_int_eq(f.status[0], 0);
+    for (int i = 1; i < 10; i++) {
+        ck_assert_int_eq(f.status[i], ERR_FULL);
+        ck_assert(!stored(f.s, i));
+    }
+    ck_assert(stored(f.s, 0));
+    ck_assert_int_eq(hook.commits, 2);
+    ck_assert_int_eq(hook.drops, 1);
+    fx_close(&f);
+}
+END_TEST
+
+static void
+start_all_fail(struct fx *f)
+{
+    writer_on_batch_end(f->w, hook_end, &hook);
+    for (int i = 0; i < 3; i++)
+        submit(f, i, ERR_INVALID, false, 0);
+}
+
+START_TEST(test_writer_batch_end_all_failed_drops)
+{
+    struct fx f;
+
+    memset(&hook, 0, sizeof(hook));
+    fx_open(&f, 0, start_all_fail);
+    hook.s = f.s;
+    fx_run(&f);
+    ck_assert_int_eq(f.done, 3);
+    ck_assert_int_eq(hook.commits, 0);
+    ck_assert_int_ge(hook.drops, 1);
+    fx_close(&f);
+}
+END_TEST
+
 Suite *
 suite_writer(void)
 {
@@ -825,6 +928,9 @@ suite_writer(void)
     tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
     tcase_add_test(tc, test_writer_thousand_ops);
     tcase_add_test(tc, test_writer_group_commit);
+    tcase_add_test(tc, test_writer_batch_end_hook_before_commit);
+    tcase_add_test(tc, test_writer_batch_end_error_fails_batch);
+    tcase_add_test(tc, test_writer_batch_end_all_failed_drops);
     tcase_add_test(tc, test_writer_failing_op_spares_neighbours);
     tcase_add_test(tc, test_writer_visible_when_done);
     tcase_add_test(tc, test_writer_byte_budget_splits);
