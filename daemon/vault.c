@@ -244,7 +244,8 @@ vault_open(struct store *data, struct store *keys, struct writer *w,
     v->catalog = cat;
     v->max_document = max_document;
     vault_uploads_clear(v);
-    writer_on_batch_end(w, vault_keys_batch_end, v);
+    if (w != NULL) /* offline tools (dossier-admin) open it without one */
+        writer_on_batch_end(w, vault_keys_batch_end, v);
     *out = v;
     return 0;
 }
