@@ -197,7 +197,7 @@ vault__now(void)
 static void vault_uploads_clear(struct vault *v);
 
 int
-vault__keys_txn(struct vault *v, struct store_txn **out)
+vault__keys_begin(struct vault *v, struct store_txn **out)
 {
     int rc;
 
@@ -205,8 +205,17 @@ vault__keys_txn(struct vault *v, struct store_txn **out)
         (rc = store_txn_begin(v->keys, STORE_TXN_WRITE, NULL,
                               &v->keys_batch)) != 0)
         return rc;
-    *out = v->keys_batch;
-    return 0;
+    return store_txn_begin(v->keys, STORE_TXN_WRITE, v->keys_batch, out);
+}
+
+int
+vault__keys_end(struct store_txn *t, int rc)
+{
+    if (rc != 0) {
+        store_txn_abort(t);
+        return rc;
+    }
+    return store_txn_commit(t);
 }
 
 /* The writer's batch-end hook: commits the batch's key-store writes
@@ -461,7 +470,7 @@ vault_enrol_op_free(struct vault_enrol_op *op)
 }
 
 /* Writer thread: the DEK first, in the key store (durable before the
- * batch: vault__keys_txn); then the records, in the batch. */
+ * batch: vault__keys_begin); then the records, in the batch. */
 static int
 vault_enrol_run(struct store_txn *t, void *arg)
 {
@@ -514,9 +523,10 @@ vault__keys_put(struct vault *v, const struct vault_id *id, const void *wrapped,
     struct store_txn *t;
     int rc;
 
-    if ((rc = vault__keys_txn(v, &t)) != 0)
+    if ((rc = vault__keys_begin(v, &t)) != 0)
         return rc;
-    return store_put(t, STORE_DB_PERSONS, id->b, VAULT_ID_LEN, wrapped, len, 0);
+    return vault__keys_end(
+        t, store_put(t, STORE_DB_PERSONS, id->b, VAULT_ID_LEN, wrapped, len, 0));
 }
 
 int
@@ -1007,10 +1017,10 @@ vault_erase_run(struct store_txn *t, void *arg)
                                  &op->id, &ch)) != 0)
             goto out;
     }
-    if ((rc = vault__keys_txn(op->v, &kt)) != 0)
+    if ((rc = vault__keys_begin(op->v, &kt)) != 0)
         goto out;
     rc = store_del(kt, STORE_DB_PERSONS, op->id.b, VAULT_ID_LEN);
-    if (rc != 0 && rc != ERR_NOTFOUND)
+    if ((rc = vault__keys_end(kt, rc == ERR_NOTFOUND ? 0 : rc)) != 0)
         goto out;
 
     if (rec->nir_hash.len == 32)
@@ -1093,13 +1103,14 @@ vault_rewrap_step(struct vault *v, const struct keyring *kr, size_t max,
     size_t done = 0, remaining = 0;
     int rc;
 
-    /* The batch's key-store transaction (vault__keys_txn): a rotation
-     * step queued behind enrolments of the same batch sees their keys,
-     * and its re-wraps are durable before the step is reported done. */
-    if ((rc = vault__keys_txn(v, &t)) != 0)
+    /* In the batch's key-store transaction (vault__keys_begin): a
+     * rotation step queued behind enrolments of the same batch sees their
+     * keys, and its re-wraps are durable before the step is reported
+     * done. */
+    if ((rc = vault__keys_begin(v, &t)) != 0)
         return rc;
     if ((rc = store_cursor_open(t, STORE_DB_PERSONS, NULL, 0, &cur)) != 0)
-        return rc;
+        return vault__keys_end(t, rc);
     while ((rc = store_cursor_next(cur, &e)) == 0) {
         uint8_t dek[32], id[VAULT_ID_LEN];
         struct buf w;
@@ -1127,9 +1138,9 @@ vault_rewrap_step(struct vault *v, const struct keyring *kr, size_t max,
         done++;
     }
     store_cursor_close(cur);
-    /* On an error, the keys re-wrapped so far stay in the batch's
-     * transaction: each is a valid wrap under the current key. */
-    if (rc != ERR_NOTFOUND)
+    /* On an error the step's re-wraps are dropped (the keys stay wrapped
+     * under their old master key): the next step does them again. */
+    if ((rc = vault__keys_end(t, rc == ERR_NOTFOUND ? 0 : rc)) != 0)
         return rc;
     *left = remaining;
     *done_out = done;

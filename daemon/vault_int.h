@@ -23,7 +23,7 @@ struct vault {
     void *change_arg;
     /* Writer thread only: the key-store write transaction of the batch
      * being run, begun by the first operation that writes a key and
-     * committed just before the batch (vault__keys_txn). */
+     * committed just before the batch (vault__keys_begin). */
     struct store_txn *keys_batch;
 };
 
@@ -73,23 +73,32 @@ int vault__person_record(struct store_txn *t, const struct vault_id *id,
                          Dossier__Internal__PersonRecord **out);
 
 /* Stores a wrapped DEK in the key store, in the key-store transaction
- * of the batch (vault__keys_txn): durable before the batch's records.
+ * of the batch (vault__keys_begin): durable before the batch's records.
  * Writer thread. */
 int vault__keys_put(struct vault *v, const struct vault_id *id,
                     const void *wrapped, size_t len);
 
 /*
- * The key-store write transaction of the writer's current batch, begun
- * here if none is: every key-store write of the operations of a batch
- * goes into it, and it is committed (one sync) just before the batch's
- * own commit, by the writer's batch-end hook, so that a DEK is always
- * durable before the records sealed with it, and a DEK deleted by an
- * erasure is gone before the erasure's records.  Never commit or abort
- * it yourself.  An operation that fails after writing keys leaves them
- * in it (a DEK nothing refers to, or a DEK deleted by an erasure that did
- * not happen: the same as when each wrote its own transaction).  Writer
- * thread.  Returns 0 or as store_txn_begin().
+ * Begins, in |*out|, a transaction for one operation's key-store writes:
+ * a child of the key-store transaction of the writer's current batch
+ * (begun here if none is).  That batch transaction is committed (one
+ * sync) just before the batch's own commit, by the writer's batch-end
+ * hook, so a DEK is always durable before the records sealed with it,
+ * and a DEK deleted by an erasure is gone before the erasure's records.
+ * End the child with vault__keys_end() before anything else touches the
+ * key store: a refused key-store write (a full key store) then fails only
+ * its operation, not the batch; a batch whose key-store commit finds the
+ * map full fails whole with ERR_FULL, as a full data store's commit does.  Writes kept by vault__keys_end stay even
+ * if the operation fails afterwards (a DEK nothing refers to, or a DEK
+ * deleted by an erasure that did not happen, as when each operation
+ * committed its own transaction).  Writer thread.  Returns 0 or as
+ * store_txn_begin().
  */
-int vault__keys_txn(struct vault *v, struct store_txn **out);
+int vault__keys_begin(struct vault *v, struct store_txn **out);
+
+/* Ends |t| from vault__keys_begin(): keeps its writes in the batch's
+ * key-store transaction if |rc| is 0, drops them otherwise.  Returns
+ * |rc|, or the error of keeping them. */
+int vault__keys_end(struct store_txn *t, int rc);
 
 #endif

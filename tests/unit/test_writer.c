@@ -819,7 +819,8 @@ END_TEST
 struct hook_rec {
     struct store *s;
     int commits, drops;
-    int fail_at;        /* the commit call (1-based) that returns ERR_FULL */
+    int fail_at;        /* the commit call (1-based) that returns fail_err */
+    int fail_err;       /* 0: ERR_FULL */
     bool saw_uncommitted; /* k1 (batch 2) not visible when batch 2's
                            * hook runs: called before the commit */
 };
@@ -838,7 +839,9 @@ hook_end(void *arg, bool commit)
     h->commits++;
     if (h->commits == 2 && !stored(h->s, 1))
         h->saw_uncommitted = true;
-    return h->commits == h->fail_at ? ERR_FULL : 0;
+    if (h->commits != h->fail_at)
+        return 0;
+    return h->fail_err != 0 ? h->fail_err : ERR_FULL;
 }
 
 static void
@@ -894,6 +897,34 @@ START_TEST(test_writer_batch_end_error_fails_batch)
 }
 END_TEST
 
+/* The key store's batched commit failing with an I/O error (the hook's
+ * -EIO) stops the writer as a failed batch commit does: its batch fails,
+ * and every later write is refused at once, never retried. */
+START_TEST(test_writer_batch_end_io_error_stops_writes)
+{
+    struct fx f;
+    struct writer_stats st;
+
+    memset(&hook, 0, sizeof(hook));
+    hook.fail_at = 2;
+    hook.fail_err = -EIO;
+    fx_open(&f, 0, start_hooked);
+    hook.s = f.s;
+    fx_run(&f);
+    ck_assert_int_eq(f.done, 10);
+    ck_assert_int_eq(f.status[0], 0);
+    for (int i = 1; i < 10; i++) {
+        ck_assert_int_eq(f.status[i], -EIO);
+        ck_assert(!stored(f.s, i));
+    }
+    writer_stats(f.w, &st);
+    ck_assert(st.failed);
+    items[10] = (struct item){.f = &f, .i = 10};
+    ck_assert_int_eq(writer_submit(f.w, op_put, on_done, &items[10]), -EIO);
+    fx_close(&f);
+}
+END_TEST
+
 static void
 start_all_fail(struct fx *f)
 {
@@ -930,6 +961,7 @@ suite_writer(void)
     tcase_add_test(tc, test_writer_group_commit);
     tcase_add_test(tc, test_writer_batch_end_hook_before_commit);
     tcase_add_test(tc, test_writer_batch_end_error_fails_batch);
+    tcase_add_test(tc, test_writer_batch_end_io_error_stops_writes);
     tcase_add_test(tc, test_writer_batch_end_all_failed_drops);
     tcase_add_test(tc, test_writer_failing_op_spares_neighbours);
     tcase_add_test(tc, test_writer_visible_when_done);
