@@ -327,7 +327,6 @@ daemon_metrics_start(struct daemon *d, struct server *s, uv_loop_t *loop)
     return server_on_drain(s, daemon_metrics_stop, d);
 }
 
-/* Opens the stores and the vault.  Returns 0 or an error, logged. */
 /*
  * The key store's size limit: one wrapped DEK is about 130 bytes with
  * its index (measured by make bench), so a fixed 64 MiB filled up near
@@ -343,6 +342,7 @@ daemon_keystore_map_size(uint64_t data_map_size)
     return n < (64u << 20) ? (64u << 20) : n;
 }
 
+/* Opens the stores and the vault.  Returns 0 or an error, logged. */
 static int
 daemon_open(struct daemon *d, uv_loop_t *loop)
 {

@@ -88,10 +88,11 @@ int vault__keys_put(struct vault *v, const struct vault_id *id,
  * End the child with vault__keys_end() before anything else touches the
  * key store: a refused key-store write (a full key store) then fails only
  * its operation, not the batch; a batch whose key-store commit finds the
- * map full fails whole with ERR_FULL, as a full data store's commit does.  Writes kept by vault__keys_end stay even
- * if the operation fails afterwards (a DEK nothing refers to, or a DEK
- * deleted by an erasure that did not happen, as when each operation
- * committed its own transaction).  Writer thread.  Returns 0 or as
+ * map full fails whole with ERR_FULL, as a full data store's commit
+ * does.  Writes kept by vault__keys_end stay even if the operation fails
+ * afterwards (a DEK nothing refers to, or a DEK deleted by an erasure
+ * that did not happen, as when each operation committed its own
+ * transaction).  Writer thread.  Returns 0 or as
  * store_txn_begin().
  */
 int vault__keys_begin(struct vault *v, struct store_txn **out);
