@@ -91,6 +91,8 @@ struct call {
     uint64_t start_ns; /* request headers began (metrics) */
     bool counted;      /* metrics_call_observe has run */
     const char *http_status; /* a bare HTTP error answered, or NULL */
+    char log_note[CALL_LOG_NOTE_MAX]; /* see call_log_note */
+    size_t log_note_len;
 };
 
 static void call_free(struct call *c);
@@ -118,6 +120,26 @@ call__new(struct h2 *h, int32_t stream_id, struct server *s,
     rpc_reader_init(&c->reader, server_config(s)->max_message);
     buf_init(&c->out);
     return c;
+}
+
+void
+call_log_note(struct call *c, const char *fmt, ...)
+{
+    size_t room = sizeof(c->log_note) - c->log_note_len;
+    va_list ap;
+    int n;
+
+    if (room <= 1)
+        return;
+    c->log_note[c->log_note_len] = ' ';
+    va_start(ap, fmt);
+    n = vsnprintf(c->log_note + c->log_note_len + 1, room - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        c->log_note[c->log_note_len] = '\0';
+        return;
+    }
+    c->log_note_len += (size_t)n + 1 < room ? (size_t)n + 1 : room - 1;
 }
 
 const struct principal *
@@ -866,11 +888,12 @@ call_log_end(const struct call *c, bool was_finished, uint32_t error_code)
                  RPC_CANCELLED, error_code);
     log_print(LOG_LVL_INFO, "call",
               "call method=%s principal=%s %s ms=%llu.%03llu "
-              "messages_in=%llu stream=%d",
+              "messages_in=%llu stream=%d%s",
               c->method != NULL ? c->method->path : "unknown",
               principal_log_name(&c->principal, who), outcome,
               (unsigned long long)(us / 1000), (unsigned long long)(us % 1000),
-              (unsigned long long)c->messages_in, (int)c->stream_id);
+              (unsigned long long)c->messages_in, (int)c->stream_id,
+              c->log_note);
 }
 
 void

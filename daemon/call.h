@@ -99,6 +99,19 @@ struct method {
     call_cancel_fn *on_cancel;       /* optional */
 };
 
+/* Longest text call_log_note() keeps for one call (the rest is cut). */
+#define CALL_LOG_NOTE_MAX 192
+
+/*
+ * Adds " key=value..." (printf |fmt|) to the call's one log line, written
+ * when the call ends (method, principal, status, duration, then the
+ * notes), so that a call costs one log line whatever its handler adds.
+ * Ids and counts only: never personal data or key material.  Text beyond
+ * CALL_LOG_NOTE_MAX is cut.  Loop thread.
+ */
+void call_log_note(struct call *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* The identity proven by the caller's certificate; never NULL.  Valid for
  * the call's lifetime. */
 const struct principal *call_principal(const struct call *c);

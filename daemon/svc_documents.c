@@ -96,16 +96,15 @@ free_facts(Dossier__V1__AgencyFact **v, size_t n)
     free(v);
 }
 
-/* Logs what a read relied on (consent, mandate and chain); ids only. */
+/* Notes what a read relied on (consent, mandate and chain) in the call's
+ * log line; ids only. */
 static void
 docs_log_basis(struct call *c, const struct policy_decision *d)
 {
     if (d->mandate_id[0] != '\0')
-        log_info("read under %s by=%s chain=\"%s\"", d->basis,
-                 call_principal(c)->uri, d->chain);
+        call_log_note(c, "under=%s chain=\"%s\"", d->basis, d->chain);
     else if (d->consent_id[0] != '\0')
-        log_info("read under %s by=%s spent=%zu", d->basis,
-                 call_principal(c)->uri, d->n_spent);
+        call_log_note(c, "under=%s spent=%zu", d->basis, d->n_spent);
 }
 
 /* --- Get / LatestValid: the stream ----------------------------------- */
@@ -257,9 +256,8 @@ docstream_start(struct call *c, struct docstream *s)
         return;
     }
     vault_id_format(&s->id, id);
-    log_info("read dossier=%s document=%s version=%d by=%s", id,
-             s->doc.meta->document_id, s->doc.meta->version,
-             call_principal(c)->uri);
+    call_log_note(c, "dossier=%s document=%s version=%d", id,
+                  s->doc.meta->document_id, s->doc.meta->version);
     docstream_pump(c);
 }
 
