@@ -41,44 +41,53 @@ void
 vault__id_format(const struct vault_id *id, char kind, char out[VAULT_ID_STR])
 {
     /* 128 bits -> 26 base32 digits (130 bits, top two zero), after the
-     * letter that says what the id names. */
+     * letter that says what the id names.  b[0] is the top byte. */
+    unsigned __int128 v = 0;
+
+    for (int i = 0; i < 16; i++)
+        v = (v << 8) | id->b[i];
     out[0] = kind;
-    for (int i = 0; i < 26; i++) {
-        int bit = 130 - 5 * (i + 1); /* lowest bit of this digit */
-        unsigned v = 0;
-        for (int k = 4; k >= 0; k--) {
-            int b = bit + k;
-            unsigned x = 0;
-            if (b < 128)
-                x = (id->b[15 - b / 8] >> (b % 8)) & 1;
-            v = (v << 1) | x;
-        }
-        out[1 + i] = b32[v];
+    for (int i = 25; i >= 0; i--) {
+        out[1 + i] = b32[(unsigned)(v & 31)];
+        v >>= 5;
     }
     out[VAULT_ID_STR - 1] = '\0';
+}
+
+/* The value of base32 digit |c|, or -1 (lower case only, as formatted). */
+static int
+b32_value(unsigned char c)
+{
+    const char *p;
+
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c < 'a' || c > 'z')
+        return -1;
+    p = memchr(b32 + 10, c, sizeof(b32) - 1 - 10);
+    return p != NULL ? (int)(p - b32) : -1;
 }
 
 int
 vault__id_parse(const char *s, char kind, struct vault_id *out)
 {
+    unsigned __int128 v = 0;
+
     memset(out, 0, sizeof(*out));
     if (s == NULL || strlen(s) != VAULT_ID_STR - 1 || s[0] != kind)
         return ERR_INVALID;
     for (int i = 0; i < 26; i++) {
-        const char *p = strchr(b32, s[1 + i]);
-        int bit = 130 - 5 * (i + 1);
-        unsigned v;
+        int d = b32_value((unsigned char)s[1 + i]);
 
-        if (p == NULL)
+        if (d < 0)
             return ERR_INVALID;
-        v = (unsigned)(p - b32);
-        if (i == 0 && v > 7)
+        if (i == 0 && d > 7)
             return ERR_INVALID; /* 130 bits: the two top ones are zero */
-        for (int k = 0; k < 5; k++) {
-            int b = bit + k;
-            if (b < 128 && ((v >> k) & 1))
-                out->b[15 - b / 8] |= (uint8_t)(1u << (b % 8));
-        }
+        v = (v << 5) | (unsigned)d;
+    }
+    for (int i = 15; i >= 0; i--) {
+        out->b[i] = (uint8_t)(v & 0xff);
+        v >>= 8;
     }
     return 0;
 }

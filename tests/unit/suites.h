@@ -25,6 +25,7 @@ Suite *suite_config(void);
 Suite *suite_lifeevent(void);
 Suite *suite_events(void);
 Suite *suite_vault_keys(void);
+Suite *suite_vault_ids(void);
 Suite *suite_metrics(void);
 Suite *suite_dates(void);
 Suite *suite_output(void);
