@@ -59,7 +59,10 @@ struct conn_write {
     uint8_t data[];
 };
 
+#define CONN_TRIM_MS 1000 /* idle time before the buffers go back */
+
 static void conn_flush(struct conn *c);
+static void conn_timeout(uv_timer_t *t);
 static void conn_read_start(struct conn *c);
 
 static void
@@ -214,6 +217,10 @@ conn_flush(struct conn *c)
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
     }
+    /* Idle now: in CONN_TRIM_MS, if still idle, the buffers go back. */
+    if (c->h2 != NULL && h2_open_calls(c->h2) == 0 &&
+        h2_preface_seen(c->h2))
+        uv_timer_start(&c->timer, conn_timeout, CONN_TRIM_MS, 0);
 }
 
 /* The check phase of the loop pass in which conn_wake was called. */
@@ -403,13 +410,28 @@ conn_read_start(struct conn *c)
         c->reading = true;
 }
 
+/*
+ * The timer: until the preface, the handshake's time bound; after it,
+ * armed whenever the connection falls idle, it gives the TLS and HTTP/2
+ * buffers back if it still is (an idle connection's memory: ~50 KiB
+ * down to ~39).  Not at once: a caller making one call at a time would
+ * pay the page faults at every call.
+ */
 static void
 conn_timeout(uv_timer_t *t)
 {
     struct conn *c = t->data;
 
-    if (c->h2 == NULL || !h2_preface_seen(c->h2))
+    if (c->closing)
+        return;
+    if (c->h2 == NULL || !h2_preface_seen(c->h2)) {
         conn_close(c, "handshake timeout");
+        return;
+    }
+    if (h2_open_calls(c->h2) == 0) {
+        tls_conn_trim(c->tls);
+        h2_trim(c->h2);
+    }
 }
 
 int

@@ -12,7 +12,10 @@
  *  - a bound on header list bytes per request (in call.c).
  * A peer that trips one gets GOAWAY(ENHANCE_YOUR_CALM) and is closed.
  */
+#include <sys/mman.h>
+
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +32,7 @@
 #define H2_MAX_CONTINUATIONS 16
 #define H2_RST_BURST 400.0   /* resets a peer may send at once */
 #define H2_RST_PER_SEC 200.0 /* and then per second */
+#define H2_LASTING_MAX 4      /* lasting mapped blocks tracked (h2_trim) */
 
 struct h2 {
     nghttp2_session *session;
@@ -44,7 +48,108 @@ struct h2 {
     uint64_t rst_last_ms;
     int goaway_step; /* 0 none, 1 notice sent, 2 final sent */
     bool preface_seen;
+    /* nghttp2's allocator for this session (see h2_mem_malloc), and the
+     * mapped blocks it made with the session, kept for its whole life
+     * (its outgoing frame buffer), which h2_trim gives back. */
+    nghttp2_mem mem;
+    bool creating;
+    void *lasting[H2_LASTING_MAX];
+    size_t nlasting;
 };
+
+/*
+ * nghttp2's allocator.  Each session keeps an outgoing frame buffer of
+ * 16 KiB for its whole life; from malloc it lands on pages the heap has
+ * already touched, so it cost every idle connection 16 KiB even though
+ * the SETTINGS exchange writes only its first page.  Blocks of
+ * H2_MEM_MAP_MIN and more are therefore pages mapped for them alone
+ * (adjacent mappings merge: no cost in mappings): pages never written stay
+ * out of memory, and h2_trim gives back those of the frame buffer once a
+ * connection is idle again.  Smaller blocks come from malloc.  Every block
+ * is preceded by its size, which free needs.
+ */
+#define H2_MEM_HDR 16 /* keeps the block 16-aligned, as malloc's are */
+#define H2_MEM_MAP_MIN (16u << 10)
+
+static void *
+h2_mem_malloc(size_t size, void *user)
+{
+    struct h2 *h = user;
+    uint8_t *p;
+
+    if (size > SIZE_MAX - H2_MEM_HDR)
+        return NULL;
+    if (size >= H2_MEM_MAP_MIN) {
+        p = mmap(NULL, size + H2_MEM_HDR, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return NULL;
+        if (h->creating && h->nlasting < H2_LASTING_MAX)
+            h->lasting[h->nlasting++] = p;
+    } else if ((p = malloc(size + H2_MEM_HDR)) == NULL) {
+        return NULL;
+    }
+    memcpy(p, &size, sizeof(size));
+    return p + H2_MEM_HDR;
+}
+
+static size_t
+h2_mem_size(const void *ptr)
+{
+    size_t size;
+
+    memcpy(&size, (const uint8_t *)ptr - H2_MEM_HDR, sizeof(size));
+    return size;
+}
+
+static void
+h2_mem_free(void *ptr, void *user)
+{
+    struct h2 *h = user;
+    uint8_t *p;
+    size_t size;
+
+    if (ptr == NULL)
+        return;
+    p = (uint8_t *)ptr - H2_MEM_HDR;
+    size = h2_mem_size(ptr);
+    if (size >= H2_MEM_MAP_MIN) {
+        for (size_t i = 0; i < h->nlasting; i++)
+            if (h->lasting[i] == p)
+                h->lasting[i] = h->lasting[--h->nlasting];
+        munmap(p, size + H2_MEM_HDR);
+    } else
+        free(p);
+}
+
+static void *
+h2_mem_calloc(size_t n, size_t size, void *unused)
+{
+    void *p;
+
+    if (size != 0 && n > SIZE_MAX / size)
+        return NULL;
+    if ((p = h2_mem_malloc(n * size, unused)) != NULL &&
+        n * size < H2_MEM_MAP_MIN)
+        memset(p, 0, n * size); /* mapped pages are zero already */
+    return p;
+}
+
+static void *
+h2_mem_realloc(void *ptr, size_t size, void *unused)
+{
+    size_t old;
+    void *p;
+
+    if (ptr == NULL)
+        return h2_mem_malloc(size, unused);
+    old = h2_mem_size(ptr);
+    if ((p = h2_mem_malloc(size, unused)) == NULL)
+        return NULL;
+    memcpy(p, ptr, old < size ? old : size);
+    h2_mem_free(ptr, unused);
+    return p;
+}
 
 static int
 h2_grow(struct call ***arr, size_t *cap, size_t need)
@@ -252,6 +357,7 @@ h2_new(struct conn *conn, struct server *s)
     nghttp2_session_callbacks *cbs = NULL;
     nghttp2_option *opt = NULL;
     struct h2 *h;
+    int rc;
     nghttp2_settings_entry iv[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, cfg->max_streams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, cfg->stream_window},
@@ -283,7 +389,12 @@ h2_new(struct conn *conn, struct server *s)
     nghttp2_option_set_no_closed_streams(opt, 1);
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     nghttp2_option_set_no_auto_window_update(opt, 1);
-    if (nghttp2_session_server_new2(&h->session, cbs, h, opt) != 0)
+    h->mem = (nghttp2_mem){h, h2_mem_malloc, h2_mem_free, h2_mem_calloc,
+                           h2_mem_realloc};
+    h->creating = true;
+    rc = nghttp2_session_server_new3(&h->session, cbs, h, opt, &h->mem);
+    h->creating = false;
+    if (rc != 0)
         goto fail;
     nghttp2_session_callbacks_del(cbs);
     nghttp2_option_del(opt);
@@ -385,6 +496,25 @@ size_t
 h2_open_calls(const struct h2 *h)
 {
     return h->ncalls;
+}
+
+void
+h2_trim(struct h2 *h)
+{
+    long page = sysconf(_SC_PAGESIZE);
+
+    /* Nothing queued and no frame half sent: the frame buffer holds no
+     * byte that is still wanted, and its first page (the block's header
+     * and nghttp2's own) is kept. */
+    if (h->ncalls != 0 || nghttp2_session_want_write(h->session) || page <= 0)
+        return;
+    for (size_t i = 0; i < h->nlasting; i++) {
+        uint8_t *p = h->lasting[i];
+        size_t len = h2_mem_size(p + H2_MEM_HDR) + H2_MEM_HDR;
+
+        if (len > (size_t)page)
+            madvise(p + page, len - (size_t)page, MADV_DONTNEED);
+    }
 }
 
 bool

@@ -49,6 +49,11 @@ bool h2_alive(const struct h2 *h);
 /* Number of calls whose stream is still open. */
 size_t h2_open_calls(const struct h2 *h);
 
+/* Gives back the memory of the session's outgoing frame buffer when it
+ * has no call open and nothing to send (else a no-op): an idle
+ * connection's memory.  Not after every frame: it costs page faults. */
+void h2_trim(struct h2 *h);
+
 /* True once the peer's preface and first SETTINGS have arrived. */
 bool h2_preface_seen(const struct h2 *h);
 

@@ -474,6 +474,37 @@ tls_conn_output_pending(const struct tls_conn *t)
     return BIO_ctrl_pending(t->wbio);
 }
 
+/* A fresh, empty memory BIO in place of |*bio| once it is drained and
+ * holds a buffer (BIO_s_mem keeps its largest size forever). */
+static void
+tls_bio_trim(struct tls_conn *t, BIO **bio, bool is_read)
+{
+    BUF_MEM *bm = NULL;
+    BIO *fresh;
+
+    if (BIO_ctrl_pending(*bio) != 0 || BIO_get_mem_ptr(*bio, &bm) != 1 ||
+        bm == NULL || bm->max == 0)
+        return;
+    if ((fresh = BIO_new(BIO_s_mem())) == NULL)
+        return; /* keep the old one: nothing is lost */
+    if (is_read) {
+        BIO_set_mem_eof_return(fresh, -1);
+        SSL_set0_rbio(t->ssl, fresh); /* frees the old one */
+    } else {
+        SSL_set0_wbio(t->ssl, fresh);
+    }
+    *bio = fresh;
+}
+
+void
+tls_conn_trim(struct tls_conn *t)
+{
+    if (!SSL_is_init_finished(t->ssl))
+        return;
+    tls_bio_trim(t, &t->rbio, true);
+    tls_bio_trim(t, &t->wbio, false);
+}
+
 size_t
 tls_conn_output_read(struct tls_conn *t, void *out, size_t len)
 {

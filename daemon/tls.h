@@ -94,6 +94,14 @@ void tls_conn_shutdown(struct tls_conn *t);
 /* Bytes of ciphertext waiting to be written to the network. */
 size_t tls_conn_output_pending(const struct tls_conn *t);
 
+/*
+ * Gives the memory of the session's network buffers back when both are
+ * drained (after the handshake only; otherwise a no-op).  An idle
+ * connection keeps about 3 KiB in them otherwise: call it when the
+ * connection has nothing in flight, not after every record.
+ */
+void tls_conn_trim(struct tls_conn *t);
+
 /* Moves up to |len| bytes of that ciphertext into |out|.  Returns the
  * count moved. */
 size_t tls_conn_output_read(struct tls_conn *t, void *out, size_t len);

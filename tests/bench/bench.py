@@ -622,7 +622,9 @@ def main():
             p = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
             line = p.stdout.readline()
             m = re.match(r"ready (\d+)", line or "")
-            time.sleep(1.0)
+            # Idle connections: dossierd gives their TLS and HTTP/2
+            # buffers back after 1 s idle (conn.c, CONN_TRIM_MS).
+            time.sleep(2.0)
             held_rss = rss_kib(d7.d.pid)
             rest = p.communicate(timeout=600)[0]
             print("#   " + line.strip())

@@ -591,6 +591,22 @@ def round_trips(checks, s, label, rss_limit_kib=None):
     checks.run("%s: List by the person shows the 4 documents with size "
                "and sha256" % label, listed)
 
+    def after_idle():
+        # Idle for CONN_TRIM_MS (1 s), a connection gives its TLS and
+        # HTTP/2 buffers back (conn.c): what it reads afterwards, on the
+        # same connection, must be whole, each time.
+        docs = {m.size: m for m in me.list()}
+        for size in (MiB, 1, MiB):
+            time.sleep(1.3)
+            code, det, gm, data = me.get(docs[size].document_id,
+                                         dossier_id=did)
+            assert code == SC.OK, "Get after idle: %s" % describe(code, det)
+            assert sha(data) == sha(det_bytes(size + 7, size)), \
+                "%d B read after the connection idled differs" % size
+    checks.run("%s: reads on a connection that idled past its buffer trim "
+               "(1 s) come back whole (1 MiB, 1 B, 1 MiB)" % label,
+               after_idle)
+
 
 # --- 7. bad input ------------------------------------------------------------
 
