@@ -156,6 +156,26 @@ conn_push(struct conn *c)
 }
 
 /*
+ * HTTP/2 output is gathered into records of up to CONN_RECORD bytes of
+ * plaintext: nghttp2 hands it out a frame at a time (a 1 KiB answer is
+ * four frames: headers, two messages, trailers), and each SSL_write is a
+ * record of its own, with its seal and its 22 bytes of overhead.
+ */
+#define CONN_RECORD 16384 /* TLS's largest record plaintext */
+
+/* Encrypts |n| bytes of HTTP/2 output, writing to the socket once a
+ * CONN_TLS_BATCH of ciphertext is waiting. */
+static int
+conn_seal(struct conn *c, const uint8_t *p, size_t n)
+{
+    int rc = tls_conn_write(c->tls, p, n);
+
+    if (rc == 0 && tls_conn_output_pending(c->tls) >= CONN_TLS_BATCH)
+        rc = conn_push(c);
+    return rc;
+}
+
+/*
  * Produces HTTP/2 output while the socket's queue has room, encrypts it
  * and writes it.  Re-entrant calls (a handler sending from on_writable)
  * only ask for another round.
@@ -163,6 +183,8 @@ conn_push(struct conn *c)
 static void
 conn_flush(struct conn *c)
 {
+    uint8_t rec[CONN_RECORD];
+    size_t nrec = 0;
     const uint8_t *p;
     ssize_t n;
     int rc = 0;
@@ -176,10 +198,11 @@ conn_flush(struct conn *c)
     c->flushing = true;
     do {
         c->flush_again = false;
-        while (c->h2 != NULL &&
-               c->wq_bytes + tls_conn_output_pending(c->tls) < CONN_WQ_HIGH) {
+        while (c->h2 != NULL && c->wq_bytes + nrec +
+                                        tls_conn_output_pending(c->tls) <
+                                    CONN_WQ_HIGH) {
             c->in_h2 = true;
-            n = h2_produce(c->h2, &p);
+            n = h2_produce(c->h2, &p); /* valid until the next produce */
             c->in_h2 = false;
             if (n < 0) {
                 rc = (int)n;
@@ -187,12 +210,22 @@ conn_flush(struct conn *c)
             }
             if (n == 0)
                 break;
-            if ((rc = tls_conn_write(c->tls, p, (size_t)n)) != 0)
-                break;
-            if (tls_conn_output_pending(c->tls) >= CONN_TLS_BATCH &&
-                (rc = conn_push(c)) != 0)
-                break;
+            if (nrec > 0 && nrec + (size_t)n > sizeof(rec)) {
+                if ((rc = conn_seal(c, rec, nrec)) != 0)
+                    break;
+                nrec = 0;
+            }
+            if ((size_t)n >= sizeof(rec)) {
+                if ((rc = conn_seal(c, p, (size_t)n)) != 0)
+                    break;
+            } else {
+                memcpy(rec + nrec, p, (size_t)n);
+                nrec += (size_t)n;
+            }
         }
+        if (rc == 0 && nrec > 0)
+            rc = conn_seal(c, rec, nrec);
+        nrec = 0;
         if (rc == 0 && c->h2 != NULL)
             h2_run_writable(c->h2);
     } while (rc == 0 && c->flush_again && !c->closing);
