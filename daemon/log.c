@@ -2,9 +2,12 @@
  * log.c -- key=value lines on stderr (see log.h).
  *
  * Each line is formatted in a local buffer and written with one write(2),
- * so lines from several threads never interleave.
+ * so lines from several threads never interleave; a thread that defers
+ * (log_defer) writes its info and debug lines PIPE_BUF bytes of whole
+ * lines at a time, still atomic.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,46 @@
 
 static enum log_level log_max = LOG_LVL_INFO;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+/* The deferred lines of this thread (log_defer). */
+static __thread bool log_deferring;
+static __thread char log_pending[PIPE_BUF];
+static __thread size_t log_pending_len;
+
+/* One write of |n| bytes, again after a signal. */
+static void
+log_write(const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* nowhere to say it */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+void
+log_defer(bool on)
+{
+    log_flush();
+    log_deferring = on;
+}
+
+void
+log_flush(void)
+{
+    if (log_pending_len > 0) {
+        int saved = errno;
+
+        log_write(log_pending, log_pending_len);
+        log_pending_len = 0;
+        errno = saved;
+    }
+}
 
 void
 log_set_level(enum log_level level)
@@ -112,7 +155,15 @@ log_vprint(enum log_level level, const char *fn, const char *suffix,
         log_put_quoted(line, sizeof(line) - 1, &n, suffix, strlen(suffix));
     }
     line[n++] = '\n';
-    (void)!write(STDERR_FILENO, line, n);
+    if (log_deferring && level >= LOG_LVL_INFO && n <= sizeof(log_pending)) {
+        if (log_pending_len + n > sizeof(log_pending))
+            log_flush();
+        memcpy(log_pending + log_pending_len, line, n);
+        log_pending_len += n;
+        return;
+    }
+    log_flush(); /* in order: what was deferred, then this */
+    log_write(line, n);
 }
 
 void

@@ -8,7 +8,8 @@
  * be quoted by the caller (key="a b").  Control bytes are replaced, so an
  * event is always one line.  A line is at most about 1 KiB.  Never pass personal data or key
  * material: log ids (dossier id, key id, principal URI), not contents.
- * The log_* functions are safe from any thread (each line is one write).
+ * The log_* functions are safe from any thread (each line is one write,
+ * or, deferred, part of one write of whole lines).
  */
 #ifndef DOSSIER_LOG_H
 #define DOSSIER_LOG_H
@@ -22,6 +23,20 @@ void log_set_level(enum log_level level);
 
 /* Parses "error", "warn", "info" or "debug"; returns -1 if none. */
 int log_level_parse(const char *s);
+
+/*
+ * From now on (|on|) or no longer, the calling thread's info and debug
+ * lines are kept and written together (up to PIPE_BUF bytes of whole
+ * lines per write) by log_flush() or when the next one does not fit,
+ * instead of one write(2) each: the event loop, which logs a line per
+ * call, flushes before each wait for I/O, so a line waits less than one
+ * loop pass.  A warning or an error writes what is kept first, then
+ * itself at once.  A crash loses the lines kept (one pass at most).
+ */
+void log_defer(bool on);
+
+/* Writes the calling thread's kept lines now (see log_defer). */
+void log_flush(void);
 
 void log_print(enum log_level level, const char *fn, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -39,6 +39,7 @@ struct server {
     uv_tcp_t listener;
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t goaway_timer, drain_timer;
+    uv_prepare_t log_flush; /* the loop's deferred log lines (log_defer) */
     bool listening;
     bool draining;
     bool stopped;
@@ -244,7 +245,16 @@ server_stop(struct server *s)
     uv_close((uv_handle_t *)&s->sighup, NULL);
     uv_close((uv_handle_t *)&s->goaway_timer, NULL);
     uv_close((uv_handle_t *)&s->drain_timer, NULL);
+    uv_close((uv_handle_t *)&s->log_flush, NULL);
     log_info("stopped");
+}
+
+/* Before each wait for I/O: the log lines of the pass go out. */
+static void
+server_log_flush(uv_prepare_t *h)
+{
+    (void)h;
+    log_flush();
 }
 
 static void
@@ -365,6 +375,11 @@ server_run(struct server *s)
     uv_signal_start(&s->sigterm, server_on_signal, SIGTERM);
     uv_signal_start(&s->sigint, server_on_signal, SIGINT);
     uv_signal_start(&s->sighup, server_on_signal, SIGHUP);
+    /* The loop logs a line per call: one write per pass instead. */
+    uv_prepare_init(s->loop, &s->log_flush);
+    uv_prepare_start(&s->log_flush, server_log_flush);
+    uv_unref((uv_handle_t *)&s->log_flush);
+    log_defer(true);
     log_info("listening host=%s port=%d trust_domain=%s", s->cfg.listen_host,
              s->cfg.listen_port, s->cfg.trust_domain);
     {
@@ -373,7 +388,9 @@ server_run(struct server *s)
         server_status(s, status, sizeof(status));
         notify_ready(status);
     }
-    return uv_run(s->loop, UV_RUN_DEFAULT);
+    rc = uv_run(s->loop, UV_RUN_DEFAULT);
+    log_defer(false); /* writes what is kept */
+    return rc;
 }
 
 void

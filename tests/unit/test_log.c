@@ -2,7 +2,9 @@
  * test_log.c -- unit tests of log.c: the key=value line (free text quoted
  * as msg, pairs as written, errno text as error), quotes and control
  * bytes escaped so that an event stays one line, levels filtered, and a
- * message longer than a line cut, still ending in a newline.
+ * message longer than a line cut, still ending in a newline; deferred
+ * lines (log_defer) kept until log_flush, a warning writing them first,
+ * and none lost or reordered when they overflow the buffer.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -84,6 +86,50 @@ START_TEST(test_log_levels_and_length)
 }
 END_TEST
 
+START_TEST(test_log_deferred)
+{
+    const char *got;
+    char want[64];
+
+    testutil_capture_begin(dir);
+    log_defer(true);
+    log_info("first k=1");
+    log_debug("not printed at info");
+    log_info("second k=2");
+    got = testutil_capture_end();
+    ck_assert_str_eq(got, ""); /* kept, not written */
+
+    testutil_capture_begin(dir);
+    log_flush();
+    log_info("third k=3");
+    log_warnx("a warning k=4"); /* writes the kept line first */
+    got = testutil_capture_end();
+    ck_assert_str_eq(got,
+                     "level=info fn=test_log_deferred_fn msg=\"first\" k=1\n"
+                     "level=info fn=test_log_deferred_fn msg=\"second\" k=2\n"
+                     "level=info fn=test_log_deferred_fn msg=\"third\" k=3\n"
+                     "level=warn fn=test_log_deferred_fn msg=\"a warning\" "
+                     "k=4\n");
+
+    /* More than the buffer holds (PIPE_BUF, 4 KiB; the capture keeps
+     * 8 KiB): written as it fills, in order. */
+    testutil_capture_begin(dir);
+    for (int i = 0; i < 120; i++)
+        log_info("line n=%d", i);
+    log_defer(false); /* writes the rest */
+    got = testutil_capture_end();
+    for (int i = 0; i < 120; i++) {
+        const char *at;
+
+        snprintf(want, sizeof(want), "msg=\"line\" n=%d\n", i);
+        at = strstr(got, want);
+        ck_assert_msg(at != NULL, "line %d lost", i);
+        got = at + strlen(want);
+    }
+    ck_assert_str_eq(got, "");
+}
+END_TEST
+
 Suite *
 suite_log(void)
 {
@@ -94,6 +140,7 @@ suite_log(void)
     tcase_add_test(tc, test_log_pairs);
     tcase_add_test(tc, test_log_escapes);
     tcase_add_test(tc, test_log_levels_and_length);
+    tcase_add_test(tc, test_log_deferred);
     suite_add_tcase(s, tc);
     return s;
 }
