@@ -771,6 +771,9 @@ call_on_message(void *arg, const uint8_t *msg, size_t len)
     if (single && c->messages_in > 0) {
         call_finish(c, RPC_INTERNAL,
                     "more than one request message for a unary method");
+        /* Ended without its handler, which may hold it (a health Watch
+         * registered by the first message did, forever). */
+        call_notify_cancel(c);
         return 0;
     }
     c->messages_in++;
