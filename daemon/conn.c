@@ -446,7 +446,7 @@ conn_read_start(struct conn *c)
 /*
  * The timer: until the preface, the handshake's time bound; after it,
  * armed whenever the connection falls idle, it gives the TLS and HTTP/2
- * buffers back if it still is (an idle connection's memory: ~50 KiB
+ * buffers back if it still is (an idle connection's memory: ~54 KiB
  * down to ~39).  Not at once: a caller making one call at a time would
  * pay the page faults at every call.
  */

@@ -81,7 +81,8 @@ crypto_ctx_key_make(void)
 }
 
 /* This thread's context, set for AES-256-GCM with CRYPTO_NONCE_LEN-byte
- * nonces, or NULL (out of memory: the OpenSSL error queue says why). */
+ * nonces and owned by the thread (never freed by the caller), or NULL
+ * when it cannot be made (out of memory). */
 static EVP_CIPHER_CTX *
 crypto_gcm_ctx(void)
 {

@@ -118,36 +118,38 @@ h2_mem_free(void *ptr, void *user)
             if (h->lasting[i] == p)
                 h->lasting[i] = h->lasting[--h->nlasting];
         munmap(p, size + H2_MEM_HDR);
-    } else
+    } else {
         free(p);
+    }
 }
 
 static void *
-h2_mem_calloc(size_t n, size_t size, void *unused)
+h2_mem_calloc(size_t n, size_t size, void *user)
 {
+    size_t total;
     void *p;
 
     if (size != 0 && n > SIZE_MAX / size)
         return NULL;
-    if ((p = h2_mem_malloc(n * size, unused)) != NULL &&
-        n * size < H2_MEM_MAP_MIN)
-        memset(p, 0, n * size); /* mapped pages are zero already */
+    total = n * size;
+    if ((p = h2_mem_malloc(total, user)) != NULL && total < H2_MEM_MAP_MIN)
+        memset(p, 0, total); /* mapped pages are zero already */
     return p;
 }
 
 static void *
-h2_mem_realloc(void *ptr, size_t size, void *unused)
+h2_mem_realloc(void *ptr, size_t size, void *user)
 {
     size_t old;
     void *p;
 
     if (ptr == NULL)
-        return h2_mem_malloc(size, unused);
+        return h2_mem_malloc(size, user);
     old = h2_mem_size(ptr);
-    if ((p = h2_mem_malloc(size, unused)) == NULL)
+    if ((p = h2_mem_malloc(size, user)) == NULL)
         return NULL;
     memcpy(p, ptr, old < size ? old : size);
-    h2_mem_free(ptr, unused);
+    h2_mem_free(ptr, user);
     return p;
 }
 

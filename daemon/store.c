@@ -306,20 +306,6 @@ store_free_pages(MDB_txn *txn, uint64_t *pages)
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/*
- * The reserve on disk.  The map's reserve is address space: on a
- * filesystem that fills before the map does, LMDB's file could not grow
- * by the pages a delete needs, and a full disk could not even erase.  So
- * the data file is kept allocated (fallocate, FALLOC_FL_KEEP_SIZE: the
- * blocks are held, the size does not change) up to its high-water mark
- * plus the reserve; LMDB's later writes past the end of the file land in
- * those blocks.  When the filesystem cannot give them, the pages free
- * inside the file count as reserve too; if there is still not enough,
- * puts are refused as for a full map (|*over|), and past half of the
- * reserve even the audit log's (|*audit_over|).  Filesystems without
- * fallocate keep the map's reserve only (and the EIO of a short write is
- * then taken for a full disk: store_disk_full).
- */
 /* fallocate(2) of [from, to) kept in the file's size; 0 or an errno. */
 static int
 store_fallocate(int fd, uint64_t from, uint64_t to)
@@ -334,13 +320,27 @@ store_fallocate(int fd, uint64_t from, uint64_t to)
 }
 
 /*
- * Holds the file's blocks up to |pages|.  The high-water mark moves at
- * almost every commit (the audit log only grows), and a fallocate walks
- * every extent of the range it is given: so only the range not yet held
- * is asked for, and an eighth of the reserve ahead of need, which makes
- * it one call every few thousand commits instead of one each (it was a
- * quarter of the writer's time).  When the filesystem cannot give the
- * range ahead, exactly what is needed is asked for.
+ * The reserve on disk.  The map's reserve is address space: on a
+ * filesystem that fills before the map does, LMDB's file could not grow
+ * by the pages a delete needs, and a full disk could not even erase.  So
+ * the data file is kept allocated (fallocate, FALLOC_FL_KEEP_SIZE: the
+ * blocks are held, the size does not change) up to its high-water mark
+ * plus the reserve; LMDB's later writes past the end of the file land in
+ * those blocks.  When the filesystem cannot give them, the pages free
+ * inside the file count as reserve too; if there is still not enough,
+ * puts are refused as for a full map (|*over|), and past half of the
+ * reserve even the audit log's (|*audit_over|).  Filesystems without
+ * fallocate keep the map's reserve only (and the EIO of a short write is
+ * then taken for a full disk: store_disk_full).
+ *
+ * store_disk_alloc holds the file's blocks up to |pages|.  The
+ * high-water mark moves at almost every commit (the audit log only
+ * grows), and a fallocate walks every extent of the range it is given:
+ * so only the range not yet held is asked for, and an eighth of the
+ * reserve ahead of need, which makes it one call every few thousand
+ * commits instead of one each (it was a quarter of the writer's time).
+ * When the filesystem cannot give the range ahead, exactly what is
+ * needed is asked for.
  */
 static bool
 store_disk_alloc(struct store *s, int fd, uint64_t pages)
