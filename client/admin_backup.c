@@ -603,10 +603,15 @@ check_doc(struct vault *v, const struct vault_person *p,
         return rc;
     }
     for (uint32_t i = 0; i < d.chunks && rc == 0; i++) {
+        size_t len = vault_doc_chunk_len(&d, i);
+        uint8_t *out;
+
         buf_reset(&b);
-        if ((rc = vault_doc_chunk(v, p, &d, i, &b)) == 0) {
-            total += buf_size(&b);
-            rc = crypto_sha256_update(&h, buf_peek(&b), buf_size(&b));
+        if ((out = buf_space(&b, len)) == NULL)
+            rc = -ENOMEM;
+        else if ((rc = vault_doc_chunk(v, p, &d, i, out)) == 0) {
+            total += len;
+            rc = crypto_sha256_update(&h, out, len);
         }
     }
     if (rc == 0)

@@ -403,24 +403,41 @@ call_send(struct call *c, const uint8_t *msg, size_t len)
     return call_release(c);
 }
 
+uint8_t *
+call_send_space(struct call *c, size_t len)
+{
+    uint8_t *p;
+
+    if (call_is_done(c) || len > UINT32_MAX ||
+        (p = buf_space(&c->out, RPC_PREFIX_LEN + len)) == NULL)
+        return NULL;
+    rpc_prefix_encode(p, (uint32_t)len);
+    return p + RPC_PREFIX_LEN;
+}
+
+int
+call_send_commit(struct call *c, size_t len)
+{
+    if (call_is_done(c))
+        return -ECANCELED;
+    buf_commit(&c->out, RPC_PREFIX_LEN + len);
+    return call_release(c);
+}
+
 int
 call_send_msg(struct call *c, const ProtobufCMessage *msg)
 {
     size_t len = protobuf_c_message_get_packed_size(msg);
-    uint8_t prefix[RPC_PREFIX_LEN];
     uint8_t *p;
 
     if (call_is_done(c))
         return -ECANCELED;
     if (len > UINT32_MAX)
         return ERR_TOOBIG;
-    if ((p = buf_space(&c->out, RPC_PREFIX_LEN + len)) == NULL)
+    if ((p = call_send_space(c, len)) == NULL)
         return -ENOMEM;
-    rpc_prefix_encode(prefix, (uint32_t)len);
-    memcpy(p, prefix, RPC_PREFIX_LEN);
-    protobuf_c_message_pack(msg, p + RPC_PREFIX_LEN);
-    buf_commit(&c->out, RPC_PREFIX_LEN + len);
-    return call_release(c);
+    protobuf_c_message_pack(msg, p);
+    return call_send_commit(c, len);
 }
 
 /* The handler learns, once, that its call ended without it. */

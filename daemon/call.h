@@ -161,6 +161,17 @@ int call_send(struct call *c, const uint8_t *msg, size_t len);
 /* Packs |msg| with protobuf-c and queues it, as call_send(). */
 int call_send_msg(struct call *c, const ProtobufCMessage *msg);
 
+/*
+ * For a message the handler writes in place (decrypting into it, say,
+ * rather than into a buffer of its own first): room for exactly |len|
+ * bytes at the end of the send queue, or NULL if the call is done, |len|
+ * does not fit the length prefix, or memory is short.  Nothing is queued
+ * until call_send_commit(c, len); a handler that gives up just does not
+ * commit, and the room is reused.  Valid until the next call_send*.
+ */
+uint8_t *call_send_space(struct call *c, size_t len);
+int call_send_commit(struct call *c, size_t len);
+
 /* Bytes queued for this call and not yet handed to HTTP/2. */
 size_t call_send_queued(const struct call *c);
 

@@ -384,7 +384,6 @@ export_step(struct call *c, struct export *e)
     struct vault *v = svc__ctx()->vault;
     const Dossier__V1__DocumentMeta *m;
     char path[TAR_NAME_MAX + 32];
-    size_t before;
     int rc;
 
     if (e->stage == EXPORT_END) {
@@ -412,8 +411,11 @@ export_step(struct call *c, struct export *e)
         return rc != 0 ? svc__fail(c, rc, "writing the archive") : 0;
     }
     if (e->chunk < e->doc.chunks) {
-        before = buf_size(&e->out);
-        rc = vault_doc_chunk(v, &e->p, &e->doc, e->chunk, &e->out);
+        size_t len = vault_doc_chunk_len(&e->doc, e->chunk);
+        uint8_t *p = buf_space(&e->out, len);
+
+        rc = p != NULL ? vault_doc_chunk(v, &e->p, &e->doc, e->chunk, p)
+                       : -ENOMEM;
         if (rc == ERR_CORRUPT || rc == ERR_NOTFOUND) {
             log_warnx("document=%s version=%d chunk=%u failed its "
                       "integrity check",
@@ -425,7 +427,8 @@ export_step(struct call *c, struct export *e)
         }
         if (rc != 0)
             return svc__fail(c, rc, "reading a document");
-        e->doc_bytes += buf_size(&e->out) - before;
+        buf_commit(&e->out, len);
+        e->doc_bytes += len;
         e->chunk++;
         if (e->doc_bytes > (uint64_t)e->doc.meta->size)
             goto short_doc;

@@ -221,11 +221,20 @@ int vault_doc_open(struct vault *v, const struct vault_person *p,
                    const char *doc_id, uint32_t version, struct vault_doc *out);
 void vault_doc_close(struct vault_doc *d);
 
-/* Chunk |n| of |d|'s content, opened into |out| (appended; the caller
- * wipes it).  Returns 0, ERR_NOTFOUND (missing: the content is not whole)
- * or ERR_CORRUPT. */
+/* Plaintext bytes of chunk |n| of |d| (every chunk but the last is
+ * VAULT_CHUNK), from the sealed size; 0 when |n| is past the end. */
+size_t vault_doc_chunk_len(const struct vault_doc *d, uint32_t n);
+
+/* Chunk |n| of |d|'s content, opened into |out|, which has room for
+ * vault_doc_chunk_len(d, n) bytes and gets exactly that many (the caller
+ * wipes them): the read path decrypts straight into the bytes it sends.
+ * Each chunk is sealed with its person, blob and index as associated data
+ * and the blob is bound to the sealed metadata, so a chunk that opens is
+ * this version's chunk |n|.  Returns 0, ERR_NOTFOUND (missing: the
+ * content is not whole) or ERR_CORRUPT (altered, or not of its length:
+ * nothing is left in |out|). */
 int vault_doc_chunk(struct vault *v, const struct vault_person *p,
-                    const struct vault_doc *d, uint32_t n, struct buf *out);
+                    const struct vault_doc *d, uint32_t n, uint8_t *out);
 
 /* Every document's metadata (latest versions, or all when |all|),
  * optionally of one |type| (NULL: all).  The caller frees the array and

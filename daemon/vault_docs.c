@@ -644,9 +644,20 @@ vault_doc_close(struct vault_doc *d)
     memset(d, 0, sizeof(*d));
 }
 
+size_t
+vault_doc_chunk_len(const struct vault_doc *d, uint32_t n)
+{
+    uint64_t off = (uint64_t)n * VAULT_CHUNK;
+    uint64_t size = (uint64_t)d->meta->size;
+
+    if (n >= d->chunks || off >= size)
+        return 0;
+    return size - off < VAULT_CHUNK ? (size_t)(size - off) : VAULT_CHUNK;
+}
+
 int
 vault_doc_chunk(struct vault *v, const struct vault_person *p,
-                const struct vault_doc *d, uint32_t n, struct buf *out)
+                const struct vault_doc *d, uint32_t n, uint8_t *out)
 {
     struct store_txn *t;
     uint8_t key[CHUNK_KEY_LEN], aad[64];
@@ -654,6 +665,7 @@ vault_doc_chunk(struct vault *v, const struct vault_person *p,
     size_t vl;
     size_t klen = chunk_key(key, &p->id, d->blob, n);
     size_t alen = chunk_aad(aad, &p->id, d->blob, n);
+    size_t want = vault_doc_chunk_len(d, n);
     int rc;
 
     if (n >= d->chunks)
@@ -661,8 +673,11 @@ vault_doc_chunk(struct vault *v, const struct vault_person *p,
     if ((rc = store_txn_begin(v->data, STORE_TXN_READ, NULL, &t)) != 0)
         return rc;
     rc = store_get(t, STORE_DB_CHUNKS, key, klen, &val, &vl);
+    /* Checked before decrypting: |out| has room for |want| bytes only. */
+    if (rc == 0 && (vl < CRYPTO_SEAL_OVERHEAD || crypto_open_len(vl) != want))
+        rc = ERR_CORRUPT;
     if (rc == 0)
-        rc = crypto_open_buf(p->dek, aad, alen, val, vl, out);
+        rc = crypto_open(p->dek, aad, alen, val, vl, out, NULL);
     store_txn_abort(t);
     return rc;
 }
