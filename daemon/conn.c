@@ -52,11 +52,11 @@ struct conn {
     char peer[64];
 };
 
+/* One socket write: the buffer TLS wrote its records into, taken whole. */
 struct conn_write {
     uv_write_t req;
     struct conn *conn;
-    size_t len;
-    uint8_t data[];
+    struct buf data;
 };
 
 #define CONN_TRIM_MS 1000 /* idle time before the buffers go back */
@@ -111,7 +111,8 @@ conn_write_done(uv_write_t *req, int status)
     struct conn_write *w = (struct conn_write *)req;
     struct conn *c = w->conn;
 
-    c->wq_bytes -= w->len;
+    c->wq_bytes -= buf_size(&w->data);
+    buf_free(&w->data);
     free(w);
     if (c->closing)
         return;
@@ -130,29 +131,43 @@ conn_write_done(uv_write_t *req, int status)
     }
 }
 
-/* Moves the ciphertext TLS has ready into one socket write. */
+/* Writes |*data| to the socket, which owns it from now on (it is freed
+ * once written, or here on failure). */
 static int
-conn_push(struct conn *c)
+conn_write_buf(struct conn *c, struct buf *data)
 {
-    size_t n = tls_conn_output_pending(c->tls);
     struct conn_write *w;
     uv_buf_t b;
     int rc;
 
-    if (n == 0)
-        return 0;
-    if ((w = malloc(sizeof(*w) + n)) == NULL)
+    if ((w = malloc(sizeof(*w))) == NULL) {
+        buf_free(data);
         return -ENOMEM;
+    }
     w->conn = c;
-    w->len = tls_conn_output_read(c->tls, w->data, n);
-    b = uv_buf_init((char *)w->data, (unsigned)w->len);
+    w->data = *data;
+    b = uv_buf_init((char *)buf_peek(&w->data), (unsigned)buf_size(&w->data));
     if ((rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1,
                        conn_write_done)) != 0) {
+        buf_free(&w->data);
         free(w);
         return rc;
     }
-    c->wq_bytes += w->len;
+    c->wq_bytes += buf_size(&w->data);
     return 0;
+}
+
+/* Moves the ciphertext TLS has ready into one socket write, without a
+ * copy: the write takes TLS's output buffer. */
+static int
+conn_push(struct conn *c)
+{
+    struct buf out;
+
+    if (tls_conn_output_pending(c->tls) == 0)
+        return 0;
+    tls_conn_output_take(c->tls, &out);
+    return conn_write_buf(c, &out);
 }
 
 /*
@@ -297,20 +312,11 @@ conn_refuse(struct conn *c, const char *why)
 
     log_info("connection refused peer=%s reason=\"%s\"", c->peer, why);
     if (tls_conn_saw_plain_http(c->tls)) {
-        struct conn_write *w = malloc(sizeof(*w) + sizeof(http400) - 1);
-        uv_buf_t b;
+        struct buf b;
 
-        if (w != NULL) {
-            w->conn = c;
-            w->len = sizeof(http400) - 1;
-            memcpy(w->data, http400, w->len);
-            b = uv_buf_init((char *)w->data, (unsigned)w->len);
-            if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1,
-                         conn_write_done) == 0)
-                c->wq_bytes += w->len;
-            else
-                free(w);
-        }
+        buf_init(&b);
+        if (buf_append(&b, http400, sizeof(http400) - 1) == 0)
+            (void)conn_write_buf(c, &b);
     } else if (conn_push(c) != 0) {
         conn_close(c, why);
         return;

@@ -1,14 +1,18 @@
 /*
  * tls.c -- TLS sessions over OpenSSL memory BIOs (see tls.h).
  *
- * The network side is two memory BIOs: ciphertext read from the socket is
- * written into |rbio|, ciphertext to send accumulates in |wbio|.  This file
+ * The network side: ciphertext read from the socket is written into a
+ * memory BIO, |rbio|; ciphertext to send is appended by a sink BIO of our
+ * own straight into |out|, a buffer the connection takes whole as its next
+ * socket write (tls_conn_output_take), so no byte is copied out of OpenSSL
+ * a second time.  This file
  * decides the protocol policy (versions, suites, ALPN, client certificates)
  * and turns OpenSSL's error queue into one short phrase; it does not know
  * who the peer is (principal.c) or how bytes reach it (conn.c, the
  * clients).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +45,9 @@ struct tls_ctx {
 struct tls_conn {
     struct tls_ctx *ctx;
     SSL *ssl;
-    BIO *rbio; /* network -> OpenSSL */
-    BIO *wbio; /* OpenSSL -> network */
+    BIO *rbio;      /* network -> OpenSSL */
+    struct buf out; /* OpenSSL -> network, filled by the sink BIO */
+    size_t out_room; /* the room the last output taken had grown to */
     const char *error;
     bool plain_http;
 };
@@ -267,9 +272,88 @@ tls_ctx_unref(struct tls_ctx *ctx)
     free(ctx);
 }
 
+/* --- the sink BIO: OpenSSL's output appended to the session's |out| --- */
+
+static BIO_METHOD *sink_method;
+static pthread_once_t sink_once = PTHREAD_ONCE_INIT;
+
+static int
+sink_write(BIO *b, const char *data, size_t len, size_t *written)
+{
+    struct tls_conn *t = BIO_get_data(b);
+
+    BIO_clear_retry_flags(b);
+    /* A new output starts with the room the last one needed: a stream of
+     * large answers then never grows (and copies) its buffer. */
+    if (t->out.cap == 0 && t->out_room > len &&
+        buf_reserve(&t->out, t->out_room) != 0)
+        return 0;
+    if (buf_append(&t->out, data, len) != 0)
+        return 0;
+    *written = len;
+    return 1;
+}
+
+static long
+sink_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    struct tls_conn *t = BIO_get_data(b);
+
+    (void)num;
+    (void)ptr;
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        return 1;
+    case BIO_CTRL_WPENDING:
+    case BIO_CTRL_PENDING:
+        return t != NULL ? (long)buf_size(&t->out) : 0;
+    default:
+        return 0;
+    }
+}
+
+static int
+sink_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static void
+sink_method_make(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                                 "dossierd TLS output");
+
+    if (m == NULL || BIO_meth_set_write_ex(m, sink_write) != 1 ||
+        BIO_meth_set_ctrl(m, sink_ctrl) != 1 ||
+        BIO_meth_set_create(m, sink_create) != 1) {
+        BIO_meth_free(m);
+        return;
+    }
+    sink_method = m;
+}
+
+/* A sink BIO writing into |t|'s output, or NULL. */
+static BIO *
+sink_new(struct tls_conn *t)
+{
+    BIO *b;
+
+    pthread_once(&sink_once, sink_method_make);
+    if (sink_method == NULL || (b = BIO_new(sink_method)) == NULL)
+        return NULL;
+    BIO_set_data(b, t);
+    return b;
+}
+
+/* --- sessions ----------------------------------------------------------- */
+
 struct tls_conn *
 tls_conn_new(struct tls_ctx *ctx, const char *server_name)
 {
+    BIO *wbio;
+
     struct tls_conn *t = calloc(1, sizeof(*t));
 
     if (t == NULL)
@@ -277,16 +361,17 @@ tls_conn_new(struct tls_ctx *ctx, const char *server_name)
     t->error = "no error";
     if ((t->ssl = SSL_new(ctx->ssl_ctx)) == NULL)
         goto fail;
+    buf_init(&t->out);
     t->rbio = BIO_new(BIO_s_mem());
-    t->wbio = BIO_new(BIO_s_mem());
-    if (t->rbio == NULL || t->wbio == NULL) {
+    wbio = sink_new(t);
+    if (t->rbio == NULL || wbio == NULL) {
         BIO_free(t->rbio);
-        BIO_free(t->wbio);
+        BIO_free(wbio);
         goto fail;
     }
     /* An empty read BIO means "want more", not end of file. */
     BIO_set_mem_eof_return(t->rbio, -1);
-    SSL_set_bio(t->ssl, t->rbio, t->wbio);
+    SSL_set_bio(t->ssl, t->rbio, wbio);
     if (ctx->server) {
         SSL_set_accept_state(t->ssl);
     } else {
@@ -314,6 +399,7 @@ tls_conn_free(struct tls_conn *t)
     if (t == NULL)
         return;
     SSL_free(t->ssl); /* frees both BIOs */
+    buf_free(&t->out);
     tls_ctx_unref(t->ctx);
     free(t);
 }
@@ -471,29 +557,25 @@ tls_conn_shutdown(struct tls_conn *t)
 size_t
 tls_conn_output_pending(const struct tls_conn *t)
 {
-    return BIO_ctrl_pending(t->wbio);
+    return buf_size(&t->out);
 }
 
-/* A fresh, empty memory BIO in place of |*bio| once it is drained and
- * holds a buffer (BIO_s_mem keeps its largest size forever). */
+/* A fresh, empty memory BIO in place of the read BIO once it is drained
+ * and holds a buffer (BIO_s_mem keeps its largest size forever). */
 static void
-tls_bio_trim(struct tls_conn *t, BIO **bio, bool is_read)
+tls_rbio_trim(struct tls_conn *t)
 {
     BUF_MEM *bm = NULL;
     BIO *fresh;
 
-    if (BIO_ctrl_pending(*bio) != 0 || BIO_get_mem_ptr(*bio, &bm) != 1 ||
-        bm == NULL || bm->max == 0)
+    if (BIO_ctrl_pending(t->rbio) != 0 ||
+        BIO_get_mem_ptr(t->rbio, &bm) != 1 || bm == NULL || bm->max == 0)
         return;
     if ((fresh = BIO_new(BIO_s_mem())) == NULL)
         return; /* keep the old one: nothing is lost */
-    if (is_read) {
-        BIO_set_mem_eof_return(fresh, -1);
-        SSL_set0_rbio(t->ssl, fresh); /* frees the old one */
-    } else {
-        SSL_set0_wbio(t->ssl, fresh);
-    }
-    *bio = fresh;
+    BIO_set_mem_eof_return(fresh, -1);
+    SSL_set0_rbio(t->ssl, fresh); /* frees the old one */
+    t->rbio = fresh;
 }
 
 void
@@ -501,18 +583,32 @@ tls_conn_trim(struct tls_conn *t)
 {
     if (!SSL_is_init_finished(t->ssl))
         return;
-    tls_bio_trim(t, &t->rbio, true);
-    tls_bio_trim(t, &t->wbio, false);
+    tls_rbio_trim(t);
+    if (buf_size(&t->out) == 0)
+        buf_free(&t->out);
+    t->out_room = 0;
 }
 
 size_t
 tls_conn_output_read(struct tls_conn *t, void *out, size_t len)
 {
-    size_t got = 0;
+    size_t n = buf_size(&t->out);
 
-    if (len == 0 || BIO_read_ex(t->wbio, out, len, &got) != 1)
-        return 0;
-    return got;
+    if (n > len)
+        n = len;
+    if (n > 0) {
+        memcpy(out, buf_peek(&t->out), n);
+        buf_consume(&t->out, n);
+    }
+    return n;
+}
+
+void
+tls_conn_output_take(struct tls_conn *t, struct buf *out)
+{
+    *out = t->out;
+    t->out_room = t->out.cap;
+    buf_init(&t->out);
 }
 
 bool

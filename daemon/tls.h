@@ -106,6 +106,12 @@ void tls_conn_trim(struct tls_conn *t);
  * count moved. */
 size_t tls_conn_output_read(struct tls_conn *t, void *out, size_t len);
 
+/* Hands all of that ciphertext over in |*out| (buf_size(out) bytes from
+ * buf_peek(out)), which the caller frees with buf_free(): a socket write
+ * straight from the buffer OpenSSL wrote into.  The session starts an
+ * empty output of its own. */
+void tls_conn_output_take(struct tls_conn *t, struct buf *out);
+
 /* True when the handshake failed because the peer spoke plaintext HTTP
  * on the TLS port: the caller may answer with a plain HTTP error. */
 bool tls_conn_saw_plain_http(const struct tls_conn *t);
