@@ -32,6 +32,7 @@ main(void)
     srunner_add_suite(sr, suite_events());
     srunner_add_suite(sr, suite_vault_keys());
     srunner_add_suite(sr, suite_vault_ids());
+    srunner_add_suite(sr, suite_vault_docs());
     srunner_add_suite(sr, suite_metrics());
     srunner_add_suite(sr, suite_dates());
     srunner_add_suite(sr, suite_output());

@@ -26,6 +26,7 @@ Suite *suite_lifeevent(void);
 Suite *suite_events(void);
 Suite *suite_vault_keys(void);
 Suite *suite_vault_ids(void);
+Suite *suite_vault_docs(void);
 Suite *suite_metrics(void);
 Suite *suite_dates(void);
 Suite *suite_output(void);
