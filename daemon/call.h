@@ -168,6 +168,8 @@ int call_send_msg(struct call *c, const ProtobufCMessage *msg);
  * does not fit the length prefix, or memory is short.  Nothing is queued
  * until call_send_commit(c, len); a handler that gives up just does not
  * commit, and the room is reused.  Valid until the next call_send*.
+ * call_send_commit returns as call_send() (-ECANCELED if the call ended
+ * in between: nothing is sent).
  */
 uint8_t *call_send_space(struct call *c, size_t len);
 int call_send_commit(struct call *c, size_t len);
