@@ -7,11 +7,14 @@
  * lines at a time, still atomic.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -24,10 +27,48 @@ static __thread bool log_deferring;
 static __thread char log_pending[PIPE_BUF];
 static __thread size_t log_pending_len;
 
+/*
+ * When stderr is a regular file, the kernel's write-back of its dirty
+ * pages is started every LOG_WRITEBACK_BYTES written (sync_file_range,
+ * SYNC_FILE_RANGE_WRITE: it starts writing and does not wait).  Left to
+ * itself the kernel writes a file's pages back 30 s after they were
+ * dirtied, tens of megabytes at once at a few thousand calls a second,
+ * and every fdatasync of the store on the same disk waits behind that
+ * burst (BENCHMARKS.md, scenario 5).  Written a little at a time, the
+ * log never queues much more than this ahead of a sync.  Nothing is made
+ * durable here: a log line is not an acknowledgement.
+ */
+#define LOG_WRITEBACK_BYTES (256u << 10)
+
+static void
+log_writeback(size_t n)
+{
+    static atomic_int kind; /* 0: not looked at, 1: regular file, 2: not */
+    static atomic_size_t since;
+    int k = atomic_load_explicit(&kind, memory_order_relaxed);
+
+    if (k == 0) {
+        struct stat st;
+
+        k = fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode) ? 1 : 2;
+        atomic_store_explicit(&kind, k, memory_order_relaxed);
+    }
+    if (k != 1 ||
+        atomic_fetch_add_explicit(&since, n, memory_order_relaxed) + n <
+            LOG_WRITEBACK_BYTES)
+        return;
+    /* Two threads crossing the mark together both start write-back:
+     * harmless, the second finds nothing left to start. */
+    atomic_store_explicit(&since, 0, memory_order_relaxed);
+    (void)sync_file_range(STDERR_FILENO, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
 /* One write of |n| bytes, again after a signal. */
 static void
 log_write(const char *p, size_t n)
 {
+    size_t len = n;
+
     while (n > 0) {
         ssize_t w = write(STDERR_FILENO, p, n);
 
@@ -38,6 +79,7 @@ log_write(const char *p, size_t n)
         p += w;
         n -= (size_t)w;
     }
+    log_writeback(len);
 }
 
 void
