@@ -43,24 +43,22 @@ static __thread size_t log_pending_len;
 static void
 log_writeback(size_t n)
 {
-    static atomic_int kind; /* 0: not looked at, 1: regular file, 2: not */
     static atomic_size_t since;
-    int k = atomic_load_explicit(&kind, memory_order_relaxed);
+    struct stat st;
+    int saved;
 
-    if (k == 0) {
-        struct stat st;
-
-        k = fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode) ? 1 : 2;
-        atomic_store_explicit(&kind, k, memory_order_relaxed);
-    }
-    if (k != 1 ||
-        atomic_fetch_add_explicit(&since, n, memory_order_relaxed) + n <
-            LOG_WRITEBACK_BYTES)
+    if (atomic_fetch_add_explicit(&since, n, memory_order_relaxed) + n <
+        LOG_WRITEBACK_BYTES)
         return;
     /* Two threads crossing the mark together both start write-back:
-     * harmless, the second finds nothing left to start. */
+     * harmless, the second finds nothing left to start.  Looked at each
+     * time (once per LOG_WRITEBACK_BYTES), not once: stderr may be
+     * redirected while the process runs. */
     atomic_store_explicit(&since, 0, memory_order_relaxed);
-    (void)sync_file_range(STDERR_FILENO, 0, 0, SYNC_FILE_RANGE_WRITE);
+    saved = errno; /* logging leaves errno as it found it */
+    if (fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode))
+        (void)sync_file_range(STDERR_FILENO, 0, 0, SYNC_FILE_RANGE_WRITE);
+    errno = saved;
 }
 
 /* One write of |n| bytes, again after a signal. */

@@ -4,11 +4,17 @@
  * bytes escaped so that an event stays one line, levels filtered, and a
  * message longer than a line cut, still ending in a newline; deferred
  * lines (log_defer) kept until log_flush, a warning writing them first,
- * and none lost or reordered when they overflow the buffer.
+ * and none lost or reordered when they overflow the buffer; a log file
+ * larger than the write-back step (log.c) keeps every line, in order,
+ * and errno survives the lines that start its write-back.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "suites.h"
@@ -130,6 +136,62 @@ START_TEST(test_log_deferred)
 }
 END_TEST
 
+/* More than 256 KiB of lines into a regular file: log.c starts the
+ * file's write-back on the way (sync_file_range), which must neither
+ * lose, cut nor reorder a line, nor change errno. */
+START_TEST(test_log_file_writeback)
+{
+    enum { LINES = 6000 };
+    char path[256], want[64];
+    char *text, *at;
+    struct stat st;
+    int fd, saved, err = EAGAIN;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/big.log", dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    for (int i = 0; i < LINES && err == EAGAIN; i++) {
+        errno = EAGAIN;
+        log_info("a line of some length, as a call line is k=%d "
+                 "path=/dossier.v1.Documents/Get status=0",
+                 i);
+        err = errno;
+    }
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    ck_assert_int_eq(err, EAGAIN);
+
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_gt(st.st_size, 256 * 1024);
+    text = malloc((size_t)st.st_size + 1);
+    ck_assert_ptr_nonnull(text);
+    fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    n = read(fd, text, (size_t)st.st_size);
+    close(fd);
+    ck_assert_int_eq(n, st.st_size);
+    text[n] = '\0';
+    at = text;
+    for (int i = 0; i < LINES; i++) {
+        int m = snprintf(want, sizeof(want), "k=%d path=", i);
+
+        ck_assert_msg(strncmp(at, "level=info fn=", 14) == 0,
+                      "line %d does not start a line", i);
+        at = strchr(at, '\n');
+        ck_assert_ptr_nonnull(at);
+        ck_assert_msg(memmem(at - 60, 60, want, (size_t)m) != NULL,
+                      "line %d lost or out of order", i);
+        at++;
+    }
+    ck_assert_str_eq(at, "");
+    free(text);
+}
+END_TEST
+
 Suite *
 suite_log(void)
 {
@@ -141,6 +203,7 @@ suite_log(void)
     tcase_add_test(tc, test_log_escapes);
     tcase_add_test(tc, test_log_levels_and_length);
     tcase_add_test(tc, test_log_deferred);
+    tcase_add_test(tc, test_log_file_writeback);
     suite_add_tcase(s, tc);
     return s;
 }
