@@ -83,7 +83,7 @@ LOCALE   := $(B)/locale
 MO       := $(LOCALE)/fr/LC_MESSAGES/dossier.mo
 # The load generator of make bench (tests/bench/README.md).
 LOADGEN_SRC := tests/bench/loadgen.c tests/bench/lg_conn.c tests/bench/hist.c
-UNIT_SRC   := $(wildcard tests/unit/test_*.c) tests/unit/testutil.c \
+UNIT_SRC   := $(wildcard tests/unit/test_*.c) tests/unit/testutil.c tests/unit/testworld.c \
 	tests/bench/hist.c \
 	tests/check_main.c \
 	tests/check_integration.c

@@ -10,80 +10,36 @@
 
 #include <uv.h>
 
-#include "catalog.h"
 #include "err.h"
 #include "events.h"
-#include "keyring.h"
 #include "store.h"
 #include "suites.h"
 #include "testutil.h"
+#include "testworld.h"
 #include "vault.h"
 #include "writer.h"
 
 #define CAF "spiffe://dossier.test/agency/caf-75"
 
+/* A world (testworld.h) with the event log on it. */
 struct world {
-    char dir[128];
-    uv_loop_t loop;
-    struct keyring *kr;
-    struct catalog *cat;
-    struct store *data, *keys;
-    struct writer *w;
-    struct vault *v;
+    struct testworld t;
     struct events *ev;
-    int done, status;
 };
-
-static void
-on_done(void *arg, int status)
-{
-    struct world *x = arg;
-
-    x->done++;
-    x->status = status;
-}
-
-/* Runs the loop until |n| more completions arrived; returns the last
- * status. */
-static int
-wait_done(struct world *x, int n)
-{
-    int target = x->done + n;
-
-    while (x->done < target)
-        uv_run(&x->loop, UV_RUN_ONCE);
-    return x->status;
-}
 
 /* Opens a world in a new directory, or in |again|'s (NULL: new). */
 static void
 world_open_in(struct world *x, const char *again, uint64_t max_events)
 {
     struct events_config cfg = {.retention_days = 0, .max_events = max_events};
-    char path[256];
+    const struct testworld_opts o = {.stem = "dossier-events",
+                                     .again = again,
+                                     .data_map = 16u << 20,
+                                     .keys_map = 4u << 20};
 
-    memset(x, 0, sizeof(*x));
-    if (again != NULL) {
-        snprintf(x->dir, sizeof(x->dir), "%s", again);
-    } else {
-        testutil_mkdtemp(x->dir, sizeof(x->dir), NULL, "dossier-events");
-        snprintf(path, sizeof(path), "%s/master-1.key", x->dir);
-        ck_assert_int_eq(keyring_generate_file(path), 0);
-        snprintf(path, sizeof(path), "%s/pepper.key", x->dir);
-        ck_assert_int_eq(keyring_generate_file(path), 0);
-    }
-    ck_assert_int_eq(keyring_load(x->dir, &x->kr), 0);
-    ck_assert_int_eq(catalog_load("packaging/pieces.tsv", &x->cat), 0);
-    ck_assert_int_eq(uv_loop_init(&x->loop), 0);
-    snprintf(path, sizeof(path), "%s/data", x->dir);
-    ck_assert_int_eq(store_open(path, 16u << 20, &x->data), 0);
-    snprintf(path, sizeof(path), "%s/keystore", x->dir);
-    ck_assert_int_eq(store_open(path, 4u << 20, &x->keys), 0);
-    ck_assert_int_eq(writer_new(x->data, &x->loop, &x->w), 0);
-    ck_assert_int_eq(vault_open(x->data, x->keys, x->w, x->kr, x->cat,
-                                1u << 20, &x->v),
-                     0);
-    ck_assert_int_eq(events_open(&x->loop, x->data, x->w, x->v, &cfg, &x->ev),
+    testworld_open(&x->t, &o);
+    ck_assert_int_eq(events_open(&x->t.loop, x->t.data, x->t.w, x->t.v, &cfg,
+                                 &x->ev),
                      0);
 }
 
@@ -96,22 +52,16 @@ world_open(struct world *x, uint64_t max_events)
 static void
 world_stop(struct world *x)
 {
-    writer_free(x->w);
+    testworld_stop_writer(&x->t);
     events_close(x->ev);
-    uv_run(&x->loop, UV_RUN_DEFAULT);
-    vault_close(x->v);
-    store_close(x->data);
-    store_close(x->keys);
-    ck_assert_int_eq(uv_loop_close(&x->loop), 0);
-    catalog_free(x->cat);
-    keyring_free(x->kr);
+    testworld_stop(&x->t);
 }
 
 static void
 world_close(struct world *x)
 {
     world_stop(x);
-    testutil_rmtree(x->dir);
+    testutil_rmtree(x->t.dir);
 }
 
 static void
@@ -123,9 +73,9 @@ enrol(struct world *x, const char *nir, struct vault_person *p)
     req.nir = (char *)nir;
     req.given_name = "A";
     req.family_name = "B";
-    ck_assert_int_eq(vault_person_enrol(x->v, nir, &req, &id, on_done, x), 0);
-    ck_assert_int_eq(wait_done(x, 1), 0);
-    ck_assert_int_eq(vault_person_open(x->v, &id, p), 0);
+    ck_assert_int_eq(vault_person_enrol(x->t.v, nir, &req, &id, testworld_on_done, &x->t), 0);
+    ck_assert_int_eq(testworld_wait(&x->t, 1), 0);
+    ck_assert_int_eq(vault_person_open(x->t.v, &id, p), 0);
 }
 
 static void
@@ -144,8 +94,8 @@ grant(struct world *x, const struct vault_person *p, const char *type,
     c.valid_until_unix = (int64_t)time(NULL) + 3600;
     c.one_shot = one_shot;
     ck_assert_int_eq(
-        vault_consent_grant(x->v, p, &c, NULL, NULL, on_done, x), 0);
-    ck_assert_int_eq(wait_done(x, 1), 0);
+        vault_consent_grant(x->t.v, p, &c, NULL, NULL, testworld_on_done, &x->t), 0);
+    ck_assert_int_eq(testworld_wait(&x->t, 1), 0);
 }
 
 static void
@@ -160,14 +110,14 @@ deposit(struct world *x, const struct vault_person *p, const char *type)
     m.file_name = "f.pdf";
     m.media_type = "application/pdf";
     m.size = sizeof(content);
-    ck_assert_int_eq(vault_upload_begin(x->v, p, &m, CAF, &u), 0);
+    ck_assert_int_eq(vault_upload_begin(x->t.v, p, &m, CAF, &u), 0);
     ck_assert_int_eq(vault_upload_write(u, content, sizeof(content), NULL,
                                         NULL),
                      0);
-    ck_assert_int_eq(vault_upload_finish(u, &why, on_done, x), 0);
-    ck_assert_int_eq(wait_done(x, 1), 0);
+    ck_assert_int_eq(vault_upload_finish(u, &why, testworld_on_done, &x->t), 0);
+    ck_assert_int_eq(testworld_wait(&x->t, 1), 0);
     vault_upload_free(u);
-    uv_run(&x->loop, UV_RUN_NOWAIT);
+    uv_run(&x->t.loop, UV_RUN_NOWAIT);
 }
 
 static void
@@ -175,7 +125,7 @@ bounds(struct world *x, uint64_t *purged, uint64_t *last)
 {
     struct store_txn *t;
 
-    ck_assert_int_eq(store_txn_begin(x->data, STORE_TXN_READ, NULL, &t), 0);
+    ck_assert_int_eq(store_txn_begin(x->t.data, STORE_TXN_READ, NULL, &t), 0);
     ck_assert_int_eq(events_bounds(t, purged, last), 0);
     store_txn_abort(t);
 }
@@ -188,7 +138,7 @@ next(struct world *x, uint64_t after, struct vault_person *cache,
     struct store_txn *t;
     int rc;
 
-    ck_assert_int_eq(store_txn_begin(x->data, STORE_TXN_READ, NULL, &t), 0);
+    ck_assert_int_eq(store_txn_begin(x->t.data, STORE_TXN_READ, NULL, &t), 0);
     rc = events_next(x->ev, t, after, cache, it);
     store_txn_abort(t);
     return rc;
@@ -260,8 +210,8 @@ START_TEST(test_events_erasure_shreds_and_tells)
     enrol(&x, "185057800608491", &p);
     grant(&x, &p, "rib", false, cid); /* 1 */
     deposit(&x, &p, "rib");           /* 2 */
-    ck_assert_int_eq(vault_person_erase(x.v, &p.id, on_done, &x), 0);
-    ck_assert_int_eq(wait_done(&x, 1), 0); /* 3: erasure */
+    ck_assert_int_eq(vault_person_erase(x.t.v, &p.id, testworld_on_done, &x.t), 0);
+    ck_assert_int_eq(testworld_wait(&x.t, 1), 0); /* 3: erasure */
     bounds(&x, &purged, &last);
     ck_assert_uint_eq(last, 3);
     /* Sealed under the DEK that is gone: no body any more. */
@@ -313,8 +263,8 @@ START_TEST(test_events_moved_record_fails)
     grant(&x, &p, "rib", false, cid); /* 1 */
     deposit(&x, &p, "rib");           /* 2 */
     deposit(&x, &p, "rib");           /* 3 */
-    ck_assert_int_eq(writer_submit(x.w, move_record, on_done, &x), 0);
-    ck_assert_int_eq(wait_done(&x, 1), 0);
+    ck_assert_int_eq(writer_submit(x.t.w, move_record, testworld_on_done, &x.t), 0);
+    ck_assert_int_eq(testworld_wait(&x.t, 1), 0);
     ck_assert_int_eq(next(&x, 3, &cache, &it), ERR_CORRUPT);
     ck_assert_ptr_null(it.body);
     ck_assert_int_eq(next(&x, 2, &cache, &it), 0); /* the others are fine */
@@ -347,20 +297,20 @@ START_TEST(test_events_retention_by_count)
     world_stop(&x);
     /* Reopened, the log applies its limit at once (the first tick of its
      * timer): of 7 events the last 3 are kept. */
-    world_open_in(&y, x.dir, 3);
+    world_open_in(&y, x.t.dir, 3);
     {
         /* The log's timer is unreferenced: a referenced one keeps the
          * loop turning meanwhile, as the server's handles do. */
         uv_timer_t tick;
 
-        uv_timer_init(&y.loop, &tick);
+        uv_timer_init(&y.t.loop, &tick);
         uv_timer_start(&tick, tick_noop, 5, 5);
         do {
-            uv_run(&y.loop, UV_RUN_ONCE);
+            uv_run(&y.t.loop, UV_RUN_ONCE);
             bounds(&y, &purged, &last);
         } while (purged == 0);
         uv_close((uv_handle_t *)&tick, NULL);
-        uv_run(&y.loop, UV_RUN_NOWAIT);
+        uv_run(&y.t.loop, UV_RUN_NOWAIT);
     }
     ck_assert_uint_eq(purged, 4);
     ck_assert_uint_eq(last, 7);

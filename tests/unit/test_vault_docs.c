@@ -11,90 +11,31 @@
 
 #include <uv.h>
 
-#include "catalog.h"
 #include "err.h"
-#include "keyring.h"
 #include "store.h"
 #include "suites.h"
 #include "testutil.h"
+#include "testworld.h"
 #include "vault.h"
 #include "writer.h"
 
 #define CAF "spiffe://dossier.test/agency/caf-75"
 #define TAIL 100 /* bytes of the second, last chunk */
 
-struct world {
-    char dir[128];
-    uv_loop_t loop;
-    struct keyring *kr;
-    struct catalog *cat;
-    struct store *data, *keys;
-    struct writer *w;
-    struct vault *v;
-    int done, status;
-};
-
 static void
-on_done(void *arg, int status)
+world_open(struct testworld *x)
 {
-    struct world *x = arg;
+    const struct testworld_opts o = {.stem = "dossier-vdocs",
+                                     .data_map = 16u << 20,
+                                     .keys_map = 4u << 20};
 
-    x->done++;
-    x->status = status;
-}
-
-static int
-wait_done(struct world *x, int n)
-{
-    int target = x->done + n;
-
-    while (x->done < target)
-        uv_run(&x->loop, UV_RUN_ONCE);
-    return x->status;
-}
-
-static void
-world_open(struct world *x)
-{
-    char path[256];
-
-    memset(x, 0, sizeof(*x));
-    testutil_mkdtemp(x->dir, sizeof(x->dir), NULL, "dossier-vdocs");
-    snprintf(path, sizeof(path), "%s/master-1.key", x->dir);
-    ck_assert_int_eq(keyring_generate_file(path), 0);
-    snprintf(path, sizeof(path), "%s/pepper.key", x->dir);
-    ck_assert_int_eq(keyring_generate_file(path), 0);
-    ck_assert_int_eq(keyring_load(x->dir, &x->kr), 0);
-    ck_assert_int_eq(catalog_load("packaging/pieces.tsv", &x->cat), 0);
-    ck_assert_int_eq(uv_loop_init(&x->loop), 0);
-    snprintf(path, sizeof(path), "%s/data", x->dir);
-    ck_assert_int_eq(store_open(path, 16u << 20, &x->data), 0);
-    snprintf(path, sizeof(path), "%s/keystore", x->dir);
-    ck_assert_int_eq(store_open(path, 4u << 20, &x->keys), 0);
-    ck_assert_int_eq(writer_new(x->data, &x->loop, &x->w), 0);
-    ck_assert_int_eq(vault_open(x->data, x->keys, x->w, x->kr, x->cat,
-                                1u << 20, &x->v),
-                     0);
-}
-
-static void
-world_close(struct world *x)
-{
-    writer_free(x->w);
-    uv_run(&x->loop, UV_RUN_DEFAULT);
-    vault_close(x->v);
-    store_close(x->data);
-    store_close(x->keys);
-    ck_assert_int_eq(uv_loop_close(&x->loop), 0);
-    catalog_free(x->cat);
-    keyring_free(x->kr);
-    testutil_rmtree(x->dir);
+    testworld_open(x, &o);
 }
 
 /* Enrols a person and deposits |content| (|len| bytes, SHA-256 not
  * declared); opens the stored document into |d|. */
 static void
-deposit(struct world *x, const uint8_t *content, size_t len,
+deposit(struct testworld *x, const uint8_t *content, size_t len,
         struct vault_person *p, struct vault_doc *d)
 {
     Dossier__V1__EnrolRequest req = DOSSIER__V1__ENROL_REQUEST__INIT;
@@ -107,9 +48,9 @@ deposit(struct world *x, const uint8_t *content, size_t len,
     req.nir = "185057800608491";
     req.given_name = "A";
     req.family_name = "B";
-    ck_assert_int_eq(vault_person_enrol(x->v, req.nir, &req, &id, on_done, x),
+    ck_assert_int_eq(vault_person_enrol(x->v, req.nir, &req, &id, testworld_on_done, x),
                      0);
-    ck_assert_int_eq(wait_done(x, 1), 0);
+    ck_assert_int_eq(testworld_wait(x, 1), 0);
     ck_assert_int_eq(vault_person_open(x->v, &id, p), 0);
     m.type = "identite";
     m.file_name = "f.pdf";
@@ -117,8 +58,8 @@ deposit(struct world *x, const uint8_t *content, size_t len,
     m.size = (int64_t)len;
     ck_assert_int_eq(vault_upload_begin(x->v, p, &m, CAF, &u), 0);
     ck_assert_int_eq(vault_upload_write(u, content, len, NULL, NULL), 0);
-    ck_assert_int_eq(vault_upload_finish(u, &why, on_done, x), 0);
-    ck_assert_int_eq(wait_done(x, 1), 0);
+    ck_assert_int_eq(vault_upload_finish(u, &why, testworld_on_done, x), 0);
+    ck_assert_int_eq(testworld_wait(x, 1), 0);
     snprintf(doc_id, sizeof(doc_id), "%s", vault_upload_meta(u)->document_id);
     vault_upload_free(u);
     uv_run(&x->loop, UV_RUN_NOWAIT);
@@ -127,7 +68,7 @@ deposit(struct world *x, const uint8_t *content, size_t len,
 
 /* Swaps the stored values of the person's first two chunks. */
 static void
-swap_chunks(struct world *x, const struct vault_person *p)
+swap_chunks(struct testworld *x, const struct vault_person *p)
 {
     struct store_txn *t;
     struct store_cursor *cur;
@@ -166,7 +107,7 @@ START_TEST(test_vault_docs_chunks_open_in_place)
 {
     static uint8_t content[VAULT_CHUNK + TAIL];
     static uint8_t out[VAULT_CHUNK];
-    struct world x;
+    struct testworld x;
     struct vault_person p;
     struct vault_doc d;
 
@@ -199,7 +140,7 @@ START_TEST(test_vault_docs_chunks_open_in_place)
 
     vault_doc_close(&d);
     vault_person_close(&p);
-    world_close(&x);
+    testworld_close(&x);
 }
 END_TEST
 
@@ -207,7 +148,7 @@ START_TEST(test_vault_docs_empty_has_no_chunk)
 {
     static const uint8_t none[1];
     uint8_t out[1] = {0x55};
-    struct world x;
+    struct testworld x;
     struct vault_person p;
     struct vault_doc d;
 
@@ -219,7 +160,7 @@ START_TEST(test_vault_docs_empty_has_no_chunk)
     ck_assert_uint_eq(out[0], 0x55);
     vault_doc_close(&d);
     vault_person_close(&p);
-    world_close(&x);
+    testworld_close(&x);
 }
 END_TEST
 

@@ -12,13 +12,12 @@
 
 #include <uv.h>
 
-#include "catalog.h"
 #include "err.h"
-#include "keyring.h"
 #include "nir.h"
 #include "store.h"
 #include "suites.h"
 #include "testutil.h"
+#include "testworld.h"
 #include "vault.h"
 #include "writer.h"
 
@@ -30,20 +29,10 @@
  * (4 MiB of reserve). */
 #define FILL_BURST 16
 
-struct world {
-    char dir[128];
-    uv_loop_t loop;
-    struct keyring *kr;
-    struct catalog *cat;
-    struct store *data, *keys;
-    struct writer *w;
-    struct vault *v;
-    int done;
-};
 
 /* One enrolment in flight. */
 struct enrolment {
-    struct world *x;
+    struct testworld *x;
     struct vault_id id;
     char nir[NIR_STR];
     int status;
@@ -61,42 +50,13 @@ on_enrolled(void *arg, int status)
 }
 
 static void
-world_open(struct world *x, size_t keys_map)
+world_open(struct testworld *x, size_t keys_map)
 {
-    char path[256];
+    const struct testworld_opts o = {.stem = "dossier-vkeys",
+                                     .data_map = 64u << 20,
+                                     .keys_map = keys_map};
 
-    memset(x, 0, sizeof(*x));
-    testutil_mkdtemp(x->dir, sizeof(x->dir), NULL, "dossier-vkeys");
-    snprintf(path, sizeof(path), "%s/master-1.key", x->dir);
-    ck_assert_int_eq(keyring_generate_file(path), 0);
-    snprintf(path, sizeof(path), "%s/pepper.key", x->dir);
-    ck_assert_int_eq(keyring_generate_file(path), 0);
-    ck_assert_int_eq(keyring_load(x->dir, &x->kr), 0);
-    ck_assert_int_eq(catalog_load("packaging/pieces.tsv", &x->cat), 0);
-    ck_assert_int_eq(uv_loop_init(&x->loop), 0);
-    snprintf(path, sizeof(path), "%s/data", x->dir);
-    ck_assert_int_eq(store_open(path, 64u << 20, &x->data), 0);
-    snprintf(path, sizeof(path), "%s/keystore", x->dir);
-    ck_assert_int_eq(store_open(path, keys_map, &x->keys), 0);
-    ck_assert_int_eq(writer_new(x->data, &x->loop, &x->w), 0);
-    ck_assert_int_eq(writer_watch(x->w, x->keys), 0);
-    ck_assert_int_eq(vault_open(x->data, x->keys, x->w, x->kr, x->cat,
-                                1u << 20, &x->v),
-                     0);
-}
-
-static void
-world_close(struct world *x)
-{
-    writer_free(x->w);
-    uv_run(&x->loop, UV_RUN_DEFAULT);
-    vault_close(x->v);
-    store_close(x->data);
-    store_close(x->keys);
-    ck_assert_int_eq(uv_loop_close(&x->loop), 0);
-    catalog_free(x->cat);
-    keyring_free(x->kr);
-    testutil_rmtree(x->dir);
+    testworld_open(x, &o);
 }
 
 /* A valid NIR, different for every |n| below 1,000,000. */
@@ -112,7 +72,7 @@ nir_make(unsigned n, char out[NIR_STR])
 /* Submits |n| enrolments numbered from |first| at once, then runs the
  * loop until all are answered. */
 static void
-enrol_burst(struct world *x, struct enrolment *es, unsigned first, size_t n)
+enrol_burst(struct testworld *x, struct enrolment *es, unsigned first, size_t n)
 {
     Dossier__V1__EnrolRequest req = DOSSIER__V1__ENROL_REQUEST__INIT;
     int target = x->done + (int)n;
@@ -134,7 +94,7 @@ enrol_burst(struct world *x, struct enrolment *es, unsigned first, size_t n)
 
 /* Every acknowledged enrolment of |es| has its key, and can be found. */
 static void
-assert_keys(struct world *x, const struct enrolment *es, size_t n)
+assert_keys(struct testworld *x, const struct enrolment *es, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         struct vault_person p;
@@ -153,7 +113,7 @@ assert_keys(struct world *x, const struct enrolment *es, size_t n)
  * enrolments) and every one of them keeps its key. */
 START_TEST(test_vault_keys_batched_enrolments)
 {
-    struct world x;
+    struct testworld x;
     struct enrolment es[BURST];
     struct writer_stats st;
 
@@ -164,7 +124,7 @@ START_TEST(test_vault_keys_batched_enrolments)
     assert_keys(&x, es, BURST);
     writer_stats(x.w, &st);
     ck_assert_uint_lt(st.commits, BURST);
-    world_close(&x);
+    testworld_close(&x);
 }
 END_TEST
 
@@ -175,7 +135,7 @@ END_TEST
  * persons makes room for enrolments again. */
 START_TEST(test_vault_keys_full_refuses_one_by_one)
 {
-    struct world x;
+    struct testworld x;
     static struct enrolment es[BURST];
     unsigned next = 0, ok = 0, full = 0;
     struct writer_stats st;
@@ -239,7 +199,7 @@ START_TEST(test_vault_keys_full_refuses_one_by_one)
         ck_assert_uint_gt(fit, 0);
         assert_keys(&x, again, BURST);
     }
-    world_close(&x);
+    testworld_close(&x);
 }
 END_TEST
 
