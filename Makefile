@@ -166,7 +166,7 @@ $(BIN)/dossier: $(DOSSIER_SRC:%.c=$(OBJ)/%.o) $(B)/libdossier-common.a
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 # The client finds its catalogue in ../locale next to its binary
-# (build/locale), else in the system's.
+# (build/locale), or in ../share/locale (installed), else in the system's.
 $(OBJ)/client/cli.o: CPPFLAGS += -DLOCALEDIR='"/usr/share/locale"'
 
 # Messages: English in the code, French in po/fr.po, compiled at build
@@ -321,6 +321,8 @@ install: all
 		$(DESTDIR)$(SYSUSERSDIR)/dossierd.conf
 	install -m 0644 packaging/debian/dossierd.tmpfiles \
 		$(DESTDIR)$(TMPFILESDIR)/dossierd.conf
+	install -d $(DESTDIR)$(DATADIR)/locale/fr/LC_MESSAGES
+	install -m 0644 $(MO) $(DESTDIR)$(DATADIR)/locale/fr/LC_MESSAGES/dossier.mo
 	for p in $(MAN_PAGES); do \
 	  n=$$(basename $$p); s=$${n##*.}; \
 	  install -d $(DESTDIR)$(MANDIR)/man$$s $(DESTDIR)$(MANDIR)/fr/man$$s; \

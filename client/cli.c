@@ -62,16 +62,24 @@ cli_i18n_init(void)
         if (cur == NULL || strcmp(cur, "C") == 0 || strcmp(cur, "POSIX") == 0)
             setlocale(LC_MESSAGES, "C.UTF-8");
     }
+    /* The catalogue next to the binary: build/locale in the tree, then
+     * PREFIX/share/locale once installed (make install, any PREFIX);
+     * else the system's. */
     snprintf(dir, sizeof(dir), "%s", LOCALEDIR);
     n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n > 0) {
+        static const char *const rel[] = {"../locale", "../share/locale"};
+        char *slash;
+
         exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash != NULL) {
+        if ((slash = strrchr(exe, '/')) != NULL) {
             *slash = '\0';
-            snprintf(dir, sizeof(dir), "%s/../locale", exe);
-            if (stat(dir, &st) != 0)
+            for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+                snprintf(dir, sizeof(dir), "%s/%s", exe, rel[i]);
+                if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+                    break;
                 snprintf(dir, sizeof(dir), "%s", LOCALEDIR);
+            }
         }
     }
     bindtextdomain("dossier", dir);

@@ -15,7 +15,9 @@
   health check over mutual TLS (python3-grpcio), logs one line for the
   call with its principal and outcome and no person's id, says
   RELOADING=1 then READY=1 on SIGHUP, STOPPING=1 on SIGTERM, and exits 0;
-- `make install DESTDIR PREFIX` puts the same files under another prefix.
+- `make install DESTDIR PREFIX` puts the same files under another prefix;
+- the installed client (from the .deb, and under the other prefix) speaks
+  French with LANG=fr_FR.UTF-8, from its installed message catalogue.
 """
 
 import glob
@@ -51,6 +53,7 @@ EXPECTED_FILES = (
     "usr/share/man/fr/man8/dossierd.8.gz",
     "usr/share/man/fr/man5/dossierd.conf.5.gz",
     "usr/share/man/fr/man8/dossier-admin.8.gz",
+    "usr/share/locale/fr/LC_MESSAGES/dossier.mo",
 )
 
 
@@ -107,6 +110,10 @@ def check_files():
     for f in ("usr/sbin/dossierd", "usr/sbin/dossier-admin",
               "usr/bin/dossier"):
         assert os.access(os.path.join(root, f), os.X_OK), f + " not exec"
+    p = run([os.path.join(root, "usr/bin/dossier"), "--help"],
+            env=dict(os.environ, LANG="fr_FR.UTF-8", LC_ALL="",
+                     LC_MESSAGES=""))
+    assert "utilisation : dossier" in p.stdout, p.stdout[:300]
     mode = os.stat(os.path.join(root, "etc/dossierd/dossierd.conf")).st_mode
     assert stat.S_IMODE(mode) == 0o644, oct(mode)
     p = run(["dpkg-deb", "-f", [d for d in State.debs
@@ -284,8 +291,14 @@ def check_make_install(tmp):
               "share/man/man5/dossierd.conf.5",
               "share/man/fr/man8/dossierd.8",
               "lib/systemd/system/dossierd.service",
-              "lib/sysusers.d/dossierd.conf"):
+              "lib/sysusers.d/dossierd.conf",
+              "share/locale/fr/LC_MESSAGES/dossier.mo"):
         assert os.path.isfile(os.path.join(pre, f)), "missing " + f
+    # The installed client speaks French from its installed catalogue.
+    p = run([os.path.join(pre, "bin/dossier"), "--help"],
+            env=dict(os.environ, LANG="fr_FR.UTF-8", LC_ALL="",
+                     LC_MESSAGES=""))
+    assert "utilisation : dossier" in p.stdout, p.stdout[:300]
     with open(os.path.join(pre, "etc/dossierd/dossierd.conf")) as f:
         assert "catalog = /opt/dossierd/share/dossierd/pieces.tsv" in f.read()
     with open(os.path.join(pre, "lib/systemd/system/dossierd.service")) as f:
