@@ -229,6 +229,10 @@ persons_find_by_nir(struct call *c, const uint8_t *msg, size_t len)
         goto out;
     }
     vault_id_format(&vid, id);
+    /* The entry made at finish names the dossier found, so that the
+     * person (whose Query is by dossier) and an auditor see who looked
+     * their NIR up.  Never the NIR itself. */
+    call_audit_set(c, CALL_AUDIT_DOSSIER, id);
     resp.dossier_id = id;
     svc__answer(c, &resp.base);
 out:

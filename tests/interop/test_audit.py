@@ -138,6 +138,8 @@ class Api:
         table = {
             "Persons/Enrol": ("uu", P.EnrolRequest, P.EnrolResponse),
             "Persons/Erase": ("uu", P.EraseRequest, P.EraseResponse),
+            "Persons/FindByNir": ("uu", P.FindByNirRequest,
+                                  P.FindByNirResponse),
             "Documents/Put": ("su", D.PutDocumentRequest,
                               D.PutDocumentResponse),
             "Documents/Get": ("us", D.GetDocumentRequest,
@@ -295,6 +297,7 @@ class World:
         self.d = d
         self.apis = {}
         self.persons = {}  # ident -> dossier id
+        self.nirs = {}     # ident -> NIR
         self.docs = {}     # dossier id -> [(document id, content)]
 
     def api(self, kind, ident):
@@ -337,10 +340,12 @@ class World:
         if not os.path.exists(os.path.join(self.d.keys,
                                            "person-%s.crt" % ident)):
             self.d.issue("person", ident)
+        nir = fresh_nir()
         did = self.admin.must("Persons/Enrol", PB.persons.EnrolRequest(
-            nir=fresh_nir(), given_name="Prenom", family_name="Nom",
+            nir=nir, given_name="Prenom", family_name="Nom",
             person_principal_id=ident)).dossier_id
         self.persons[ident] = did
+        self.nirs[ident] = nir
         return did
 
     def deposit(self, did, content, api=None, name="avis.pdf"):
@@ -645,6 +650,10 @@ def setup_visibility(w, st):
             "%s reading A: %s" % (api.uri, describe(c, det))
         st["others"].append(api.uri)
         print("#   %s on A refused: %s" % (api.kind, det))
+    # caf-75 looks A up by NIR (the NIR itself never reaches the log).
+    found = w.caf.must("Persons/FindByNir", PB.persons.FindByNirRequest(
+        nir=w.nirs["aud-alice"], basis=basis())).dossier_id
+    assert found == a, "FindByNir found %s, want %s" % (found, a)
     print("#   A = %s, B = %s, consent %s" % (a, b, st["consent"]))
     print("#   caf-75 on B refused: %s" % st["deny_caf_b"])
     print("#   cpam-69 on A refused: %s" % st["deny_cpam_a"])
@@ -739,6 +748,16 @@ def run_visibility(checks, w):
                     named.append("Documents.Put on %s: object_id %r, want "
                                  "the document id %s" % (did, e.object_id,
                                                          doc))
+        h = find("Persons.FindByNir granted by caf-75", lambda e:
+                 e.action == "Persons.FindByNir" and
+                 e.principal == w.caf.uri and e.outcome == "granted")
+        for e in h:
+            if e.dossier_id != a:
+                named.append("Persons.FindByNir: dossier_id %r, want the "
+                             "dossier found %s" % (e.dossier_id, a))
+            if w.nirs["aud-alice"] in str(e):
+                problems.append("the NIR looked up is in the log: %s" %
+                                edesc(e))
         h = find("Consents.Grant granted by A on A", lambda e:
                  e.action == "Consents.Grant" and e.dossier_id == a and
                  e.principal == uri("person", "aud-alice") and
@@ -805,13 +824,16 @@ def run_visibility(checks, w):
         # - Persons.Enrol entries have dossier_id "": svc_persons.c never
         #   sets CALL_AUDIT_DOSSIER to the dossier it created, so the person
         #   does not see their own enrolment, nor an auditor who made it.
+        # - Persons.FindByNir entries have dossier_id "": svc_persons.c did
+        #   not set CALL_AUDIT_DOSSIER to the dossier found, so a person
+        #   never saw which agency looked their NIR up.
         for p in named:
             print("#   problem: " + p)
         assert not named, "%d entries do not name their object (first: %s)" \
             % (len(named), named[0])
     checks.run("visibility: entries name their object: the document of a "
                "Put and of a read, the consent of a grant, the dossier an "
-               "Enrol created", objects_named)
+               "Enrol created or a FindByNir found", objects_named)
 
     def person_a():
         g = got["person"]
