@@ -212,46 +212,24 @@ cmd_mandates_grant(struct cli *cli, int argc, char **argv)
 int
 cmd_mandates_revoke(struct cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dossier", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     Dossier__V1__RevokeMandateRequest req =
         DOSSIER__V1__REVOKE_MANDATE_REQUEST__INIT;
-    ProtobufCMessage *resp = NULL;
-    char what[128];
-    int c, rc;
+    const struct revoke_cmd r = {
+        .verb = "mandates revoke",
+        .help = _(help_revoke),
+        .need_one = _("give one mandate id"),
+        .what = _("mandate %s"),
+        .path = "/dossier.v1.Mandates/Revoke",
+        .resp = &dossier__v1__revoke_mandate_response__descriptor,
+        .json_key = "mandate_id",
+    };
+    int rc;
 
-    while ((c = cli_getopt(argc, argv, "hd:", opts)) != -1) {
-        if (c == 'h')
-            return cli_help(_(help_revoke));
-        if (c != 'd')
-            return EXIT_USAGE;
-        req.dossier_id = optarg;
-    }
-    if (optind + 1 != argc)
-        return cli_usage_error("mandates revoke", _("give one mandate id"));
-    req.mandate_id = argv[optind];
-    snprintf(what, sizeof(what), _("mandate %s"), argv[optind]);
-    rc = cli_unary(cli, "/dossier.v1.Mandates/Revoke", &req.base,
-                   &dossier__v1__revoke_mandate_response__descriptor, &resp,
-                   what);
-    if (rc != EXIT_OK)
-        return rc;
-    protobuf_c_message_free_unpacked(resp, NULL);
-    if (cli->json) {
-        struct jw w;
-        jw_init(&w);
-        jw_obj(&w);
-        jw_kstr(&w, "mandate_id", argv[optind]);
-        jw_kbool(&w, "revoked", true);
-        jw_obj_end(&w);
-        jw_print(&w, stdout);
-    } else {
-        printf(_("Mandate %s revoked.\n"), argv[optind]);
-    }
-    return EXIT_OK;
+    rc = revoke_run(cli, argc, argv, &r, &req.base, &req.dossier_id,
+                    &req.mandate_id);
+    if (rc == EXIT_OK && !cli->json)
+        printf(_("Mandate %s revoked.\n"), req.mandate_id);
+    return rc;
 }
 
 int

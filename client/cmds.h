@@ -11,6 +11,7 @@
  *   cmd_lifecycle.c  enrol, export, erase
  *   cmd_agency.c     agency find / consents; events watch
  *   cmd_audit.c      audit query / checkpoint / verify
+ *   cmd_revoke.c     what consents revoke and mandates revoke share
  *
  * Each takes the run's context and its own arguments (argv[0] is the
  * verb, for getopt) and returns the exit status (cli.h).
@@ -42,6 +43,28 @@ const char *doc_type_label(const char *code);
  * status. */
 int consents_list_run(struct cli *cli, const char *dossier, bool all,
                       bool held);
+
+/* What tells "consents revoke" from "mandates revoke" (revoke_run). */
+struct revoke_cmd {
+    const char *verb;     /* "consents revoke", for usage errors */
+    const char *help;     /* translated help text */
+    const char *need_one; /* translated "give one consent id" */
+    const char *what;     /* translated "consent %s" (the id), for reports */
+    const char *path;     /* "/dossier.v1.Consents/Revoke" */
+    const ProtobufCMessageDescriptor *resp;
+    const char *json_key; /* "consent_id" */
+};
+
+/*
+ * Parses [--dossier ID] ID into the caller's request |req| (through
+ * |dossier_id| and |id|, which point into it; the strings into argv),
+ * calls r->path, and with --json prints {"<json_key>": ID, "revoked":
+ * true}.  Returns EXIT_OK once revoked (the caller then says so in words
+ * unless cli->json), or the exit status after the report.
+ */
+int revoke_run(struct cli *cli, int argc, char **argv,
+               const struct revoke_cmd *r, ProtobufCMessage *req,
+               char **dossier_id, char **id);
 
 /* A situation as a JSON value (null when |s| is NULL). */
 struct jw;
