@@ -26,6 +26,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include "be.h"
 #include "err.h"
 #include "grpcc.h"
 #include "rpc.h"
@@ -581,8 +582,7 @@ whole_message(struct grpcc_call *c)
 
     if (buf_size(&c->in) < RPC_PREFIX_LEN)
         return -1;
-    len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 |
-          p[4];
+    len = be_get32(p + 1);
     if (p[0] != 0 || len > MAX_MESSAGE)
         return -2;
     if (buf_size(&c->in) < RPC_PREFIX_LEN + (size_t)len)

@@ -35,6 +35,7 @@
 #include <openssl/x509.h>
 
 #include "audit.h"
+#include "be.h"
 #include "fsutil.h"
 #include "crypto.h"
 #include "err.h"
@@ -82,23 +83,6 @@ entry_fields(const struct audit_entry *e, const char *f[NFIELDS])
 }
 
 /* --- small helpers ------------------------------------------------------ */
-
-static void
-put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t
-get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 static void
 hex_encode(const uint8_t *p, size_t n, char *out)
@@ -209,7 +193,7 @@ meta_get(struct store_txn *txn, const char *key, uint64_t *v)
         log_warnx("audit log: malformed record meta=%s len=%zu", key, len);
         return ERR_CORRUPT;
     }
-    *v = get_be64(val);
+    *v = be_get64(val);
     return 0;
 }
 
@@ -218,7 +202,7 @@ meta_put(struct store_txn *txn, const char *key, uint64_t v)
 {
     uint8_t b[8];
 
-    put_be64(b, v);
+    be_put64(b, v);
     return store_put(txn, STORE_DB_META, key, strlen(key), b, sizeof(b),
                      STORE_PUT_RESERVE);
 }
@@ -227,7 +211,7 @@ static void
 node_key(uint8_t key[NODE_KEY_LEN], unsigned level, uint64_t index)
 {
     key[0] = (uint8_t)level;
-    put_be64(key + 1, index);
+    be_put64(key + 1, index);
 }
 
 /* merkle_node_fn over AUDIT_NODES; |arg| is the transaction. */
@@ -296,7 +280,7 @@ record_get(struct store_txn *txn, uint64_t index, AuditRecord **out)
     int rc;
 
     *out = NULL;
-    put_be64(key, index);
+    be_put64(key, index);
     if ((rc = store_get(txn, STORE_DB_AUDIT, key, sizeof(key), &val, &len)) !=
         0)
         return rc;
@@ -452,7 +436,7 @@ audit_append(struct audit *a, struct store_txn *txn,
         goto fail;
     }
     dossier__internal__audit_record__pack(&rec, rbuf);
-    put_be64(key, n);
+    be_put64(key, n);
     /* The trail may use the store's reserve: a read must not fail for
      * want of room that only deposits should lack. */
     rc = store_put(txn, STORE_DB_AUDIT, key, sizeof(key), rbuf, rlen,
@@ -657,7 +641,7 @@ query_step(struct audit_query *q, uint32_t max_scan, AuditEntry **out,
         if (max_scan != 0 && scanned == max_scan)
             return -EAGAIN;
         if (!q->positioned) {
-            put_be64(key, q->start);
+            be_put64(key, q->start);
             rc = store_cursor_seek(q->c, key, sizeof(key), &se);
             q->positioned = true;
         } else {
@@ -670,7 +654,7 @@ query_step(struct audit_query *q, uint32_t max_scan, AuditEntry **out,
             log_warnx("audit log: malformed key len=%zu", se.key_len);
             return ERR_CORRUPT;
         }
-        index = get_be64(se.key);
+        index = be_get64(se.key);
         q->next = index + 1;
         if ((rc = record_decode(index, se.val, se.val_len, &r)) != 0)
             return rc;
@@ -748,7 +732,7 @@ audit_purge(struct audit *a, struct store_txn *txn, int64_t before_ms,
                 rc = ERR_CORRUPT;
                 goto fail;
             }
-            put_be64(key, i);
+            be_put64(key, i);
             if ((rc = store_put(txn, STORE_DB_AUDIT, key, sizeof(key), buf,
                                 dossier__internal__audit_record__pack(r, buf),
                                 0)) != 0)
@@ -783,7 +767,7 @@ tail_check(struct store_txn *txn, uint64_t size)
         return size == 0 ? 0 : ERR_CORRUPT;
     if (rc != 0)
         return rc;
-    return size != 0 && last.key_len == 8 && get_be64(last.key) == size - 1
+    return size != 0 && last.key_len == 8 && be_get64(last.key) == size - 1
                ? 0
                : ERR_CORRUPT;
 }

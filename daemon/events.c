@@ -23,6 +23,7 @@
 
 #include <uv.h>
 
+#include "be.h"
 #include "err.h"
 #include "events.h"
 #include "lifeevent.h"
@@ -77,7 +78,7 @@ event_aad(uint8_t *aad, const struct vault_id *dossier, uint64_t seq)
 {
     uint8_t be[8];
 
-    vault__be64(be, seq);
+    be_put64(be, seq);
     return vault__aad(aad, 'E', dossier, be, 8, NULL, 0);
 }
 
@@ -95,7 +96,7 @@ events_bounds(struct store_txn *t, uint64_t *purged, uint64_t *last)
     if (rc == 0) {
         if (vl != 8)
             return ERR_CORRUPT;
-        *purged = vault__get_be64(val);
+        *purged = be_get64(val);
     } else if (rc != ERR_NOTFOUND)
         return rc;
     *last = *purged;
@@ -106,8 +107,8 @@ events_bounds(struct store_txn *t, uint64_t *purged, uint64_t *last)
         return rc;
     if (e.key_len != 8)
         return ERR_CORRUPT;
-    if (vault__get_be64(e.key) > *last)
-        *last = vault__get_be64(e.key);
+    if (be_get64(e.key) > *last)
+        *last = be_get64(e.key);
     return 0;
 }
 
@@ -278,7 +279,7 @@ events_change(struct store_txn *t, const struct vault_person *p,
         goto out;
     }
     dossier__internal__event_record__pack(&rec, packed);
-    vault__be64(key, seq);
+    be_put64(key, seq);
     rc = store_put(t, STORE_DB_EVENTS, key, 8, packed, n, STORE_PUT_NOOVERWRITE);
     if (rc == 0)
         atomic_fetch_add(&e->appended, 1);
@@ -325,7 +326,7 @@ events_purge_run(struct store_txn *t, void *arg)
             rc = ERR_CORRUPT;
             break;
         }
-        seq = vault__get_be64(en.key);
+        seq = be_get64(en.key);
         rec = dossier__internal__event_record__unpack(NULL, en.val_len,
                                                        en.val);
         /* A record that does not parse is dropped all the same: it could
@@ -344,7 +345,7 @@ events_purge_run(struct store_txn *t, void *arg)
         return rc;
     if (mark == 0)
         return 0;
-    vault__be64(be, mark);
+    be_put64(be, mark);
     return store_put(t, STORE_DB_META, EVENTS_PURGED_KEY,
                      sizeof(EVENTS_PURGED_KEY) - 1, be, 8, 0);
 }
@@ -453,7 +454,7 @@ events_next(struct events *e, struct store_txn *t, uint64_t after,
     memset(out, 0, sizeof(*out));
     if (after == UINT64_MAX)
         return ERR_NOTFOUND;
-    vault__be64(key, after + 1);
+    be_put64(key, after + 1);
     if ((rc = store_cursor_open(t, STORE_DB_EVENTS, NULL, 0, &cur)) != 0)
         return rc;
     rc = store_cursor_seek(cur, key, 8, &en);
@@ -463,7 +464,7 @@ events_next(struct events *e, struct store_txn *t, uint64_t after,
         rc = ERR_CORRUPT;
         goto out;
     }
-    out->seq = vault__get_be64(en.key);
+    out->seq = be_get64(en.key);
     rec = dossier__internal__event_record__unpack(NULL, en.val_len, en.val);
     if (rec == NULL || rec->dossier.len != VAULT_ID_LEN) {
         rc = ERR_CORRUPT;

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "be.h"
 #include "crypto.h"
 #include "err.h"
 #include "fsutil.h"
@@ -49,22 +50,6 @@ struct keyring {
     uint8_t pepper[KEYRING_KEY_LEN];
     bool have_pepper;
 };
-
-static void
-put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t
-get_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-           (uint32_t)p[3];
-}
 
 static int
 hex_value(char c)
@@ -350,7 +335,7 @@ static size_t
 dek_aad(uint8_t *aad, uint32_t id, const void *person, size_t personlen)
 {
     memcpy(aad, dek_label, sizeof(dek_label)); /* with its NUL */
-    put_be32(aad + sizeof(dek_label), id);
+    be_put32(aad + sizeof(dek_label), id);
     memcpy(aad + sizeof(dek_label) + 4, person, personlen);
     return sizeof(dek_label) + 4 + personlen;
 }
@@ -370,7 +355,7 @@ keyring_wrap_dek(const struct keyring *kr, const void *person, size_t personlen,
     if ((p = buf_space(out, KEYRING_WRAPPED_LEN)) == NULL)
         return -ENOMEM;
     aadlen = dek_aad(aad, m->id, person, personlen);
-    put_be32(p, m->id);
+    be_put32(p, m->id);
     if ((rc = crypto_seal(m->key, aad, aadlen, dek, KEYRING_KEY_LEN, p + 4)) !=
         0)
         return rc;
@@ -385,7 +370,7 @@ keyring_wrapped_key_id(const void *wrapped, size_t len)
 
     if (len != KEYRING_WRAPPED_LEN)
         return 0;
-    id = get_be32(wrapped);
+    id = be_get32(wrapped);
     return id <= KEYRING_ID_MAX ? id : 0;
 }
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "be.h"
 #include "err.h"
 #include "rpc.h"
 
@@ -180,9 +181,7 @@ rpc_reader_feed(struct rpc_reader *r, const uint8_t *data, size_t len,
             data += n;
             len -= n;
             if (r->prefix_got == RPC_PREFIX_LEN)
-                r->msg_len = (uint32_t)r->prefix[1] << 24 |
-                             (uint32_t)r->prefix[2] << 16 |
-                             (uint32_t)r->prefix[3] << 8 | r->prefix[4];
+                r->msg_len = be_get32(r->prefix + 1);
             /* The length is bounded here, before anything is reserved. */
             if ((rc = rpc_reader_check(r)) != 0)
                 return rc;
@@ -233,10 +232,7 @@ void
 rpc_prefix_encode(uint8_t out[RPC_PREFIX_LEN], uint32_t len)
 {
     out[0] = 0;
-    out[1] = (uint8_t)(len >> 24);
-    out[2] = (uint8_t)(len >> 16);
-    out[3] = (uint8_t)(len >> 8);
-    out[4] = (uint8_t)len;
+    be_put32(out + 1, len);
 }
 
 /* --- grpc-message percent-encoding ------------------------------------- */

@@ -34,6 +34,7 @@
 
 #include <lmdb.h>
 
+#include "be.h"
 #include "err.h"
 #include "fsutil.h"
 #include "log.h"
@@ -561,10 +562,7 @@ store_format_check(struct store *s, MDB_txn *txn, const char *dir, bool fresh)
     int rc;
 
     if (fresh) {
-        be[0] = (uint8_t)(STORE_FORMAT_VERSION >> 24);
-        be[1] = (uint8_t)(STORE_FORMAT_VERSION >> 16);
-        be[2] = (uint8_t)(STORE_FORMAT_VERSION >> 8);
-        be[3] = (uint8_t)STORE_FORMAT_VERSION;
+        be_put32(be, STORE_FORMAT_VERSION);
         v.mv_size = sizeof(be);
         v.mv_data = be;
         rc = mdb_put(txn, s->dbi[STORE_DB_META], &k, &v, MDB_NOOVERWRITE);
@@ -588,8 +586,7 @@ store_format_check(struct store *s, MDB_txn *txn, const char *dir, bool fresh)
         return ERR_CORRUPT;
     }
     memcpy(be, v.mv_data, sizeof(be));
-    version = (uint32_t)be[0] << 24 | (uint32_t)be[1] << 16 |
-              (uint32_t)be[2] << 8 | be[3];
+    version = be_get32(be);
     if (version > STORE_FORMAT_VERSION) {
         log_warnx("data directory %s holds store format %u, newer than the "
                   "format %u this dossierd reads: run a newer dossierd",

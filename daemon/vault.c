@@ -22,6 +22,7 @@
 
 #include <openssl/crypto.h>
 
+#include "be.h"
 #include "catalog.h"
 #include "crypto.h"
 #include "err.h"
@@ -127,35 +128,6 @@ vault__aad(uint8_t *aad, char tag, const struct vault_id *id, const void *a,
 {
     aad[0] = (uint8_t)tag;
     return 1 + vault__key(aad + 1, id, a, alen, b, blen);
-}
-
-void
-vault__be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-void
-vault__be64(uint8_t *p, uint64_t v)
-{
-    vault__be32(p, (uint32_t)(v >> 32));
-    vault__be32(p + 4, (uint32_t)v);
-}
-
-uint64_t
-vault__get_be64(const uint8_t *p)
-{
-    return (uint64_t)vault__get_be32(p) << 32 | vault__get_be32(p + 4);
-}
-
-uint32_t
-vault__get_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-           p[3];
 }
 
 int
@@ -510,7 +482,7 @@ vault_enrol_run(struct store_txn *t, void *arg)
         (rc = store_put(t, STORE_DB_NIR, op->principal_key, 32, op->id.b,
                         VAULT_ID_LEN, STORE_PUT_NOOVERWRITE)) != 0)
         return rc;
-    vault__be64(key + VAULT_ID_LEN, 1);
+    be_put64(key + VAULT_ID_LEN, 1);
     memcpy(key, op->id.b, VAULT_ID_LEN);
     return store_put(t, STORE_DB_SITUATIONS, key, sizeof(key),
                      buf_peek(&op->situation), buf_size(&op->situation), 0);
@@ -594,7 +566,7 @@ vault_person_enrol(struct vault *v, const char *nir,
 
     s1 = *sit;
     s1.revision = 1;
-    vault__be64(rev, 1);
+    be_put64(rev, 1);
     alen = vault__aad(aad, 'S', &op->id, rev, 8, NULL, 0);
     if ((rc = vault__seal_msg(&p, aad, alen, &s1.base, &op->situation)) != 0)
         goto fail;
@@ -791,7 +763,7 @@ vault_situation_run(struct store_txn *t, void *arg)
         return -ENOMEM;
     }
     buf_commit(&op->plain, dossier__v1__situation__pack(sit, dst));
-    vault__be64(be, op->rev);
+    be_put64(be, op->rev);
     op->klen = vault__key(op->key, &op->person, be, 8, NULL, 0);
     alen = vault__aad(aad, 'S', &op->person, be, 8, NULL, 0);
     buf_free(&op->val);

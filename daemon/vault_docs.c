@@ -15,6 +15,7 @@
 
 #include <openssl/crypto.h>
 
+#include "be.h"
 #include "crypto.h"
 #include "err.h"
 #include "log.h"
@@ -54,7 +55,7 @@ doc_key(uint8_t *key, const struct vault_id *id, const struct vault_id *doc,
 {
     uint8_t be[4];
 
-    vault__be32(be, version);
+    be_put32(be, version);
     return vault__key(key, id, doc->b, VAULT_ID_LEN, be, 4);
 }
 
@@ -64,7 +65,7 @@ chunk_key(uint8_t *key, const struct vault_id *id, const uint8_t *blob,
 {
     uint8_t be[4];
 
-    vault__be32(be, n);
+    be_put32(be, n);
     return vault__key(key, id, blob, VAULT_ID_LEN, be, 4);
 }
 
@@ -75,7 +76,7 @@ meta_aad(uint8_t *aad, const struct vault_id *id, const struct vault_id *doc,
 {
     uint8_t tail[4 + VAULT_ID_LEN];
 
-    vault__be32(tail, version);
+    be_put32(tail, version);
     memcpy(tail + 4, blob, VAULT_ID_LEN);
     return vault__aad(aad, 'M', id, doc->b, VAULT_ID_LEN, tail, sizeof(tail));
 }
@@ -86,7 +87,7 @@ chunk_aad(uint8_t *aad, const struct vault_id *id, const uint8_t *blob,
 {
     uint8_t be[4];
 
-    vault__be32(be, n);
+    be_put32(be, n);
     return vault__aad(aad, 'C', id, blob, VAULT_ID_LEN, be, 4);
 }
 
@@ -155,7 +156,7 @@ doc_latest(struct store_txn *t, const struct vault_id *id,
         return rc;
     if (e.key_len != DOC_KEY_LEN)
         return ERR_CORRUPT;
-    *version = vault__get_be32((const uint8_t *)e.key + plen);
+    *version = be_get32((const uint8_t *)e.key + plen);
     return 0;
 }
 
@@ -710,7 +711,7 @@ vault_doc_list(struct vault *v, const struct vault_person *p, const char *type,
             break;
         }
         memcpy(doc.b, (const uint8_t *)e.key + VAULT_ID_LEN, VAULT_ID_LEN);
-        version = vault__get_be32((const uint8_t *)e.key + 2 * VAULT_ID_LEN);
+        version = be_get32((const uint8_t *)e.key + 2 * VAULT_ID_LEN);
         /* A version is current when no later one exists: derived from the
          * keys, never from a flag a flipped byte could change. */
         if (!all) {

@@ -20,6 +20,7 @@
 
 #include <openssl/crypto.h>
 
+#include "be.h"
 #include "crypto.h"
 #include "err.h"
 #include "log.h"
@@ -216,7 +217,7 @@ grant_run(struct store_txn *t, void *arg)
     if ((rc = store_put(t, grant_db(op->kind), key, klen, buf_peek(&op->sealed),
                         buf_size(&op->sealed), STORE_PUT_NOOVERWRITE)) != 0)
         return rc;
-    vault__be64(be, (uint64_t)op->until);
+    be_put64(be, (uint64_t)op->until);
     if ((rc = store_put(t, STORE_DB_GRANTS, op->index, op->index_len, be,
                         sizeof(be), 0)) != 0)
         return rc;

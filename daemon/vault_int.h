@@ -47,10 +47,6 @@ size_t vault__key(uint8_t *key, const struct vault_id *id, const void *a,
 size_t vault__aad(uint8_t *aad, char tag, const struct vault_id *id,
                   const void *a, size_t alen, const void *b, size_t blen);
 
-void vault__be32(uint8_t *p, uint32_t v);
-void vault__be64(uint8_t *p, uint64_t v);
-uint32_t vault__get_be32(const uint8_t *p);
-uint64_t vault__get_be64(const uint8_t *p);
 int64_t vault__now(void);
 
 /* Packs |m| and seals it under |p|'s DEK into |out|.  0 or an error. */
