@@ -131,6 +131,29 @@ uri_kind(const char *uri, char *out, size_t len)
     policy_agency_kind(id != NULL ? id + 1 : uri, out, len);
 }
 
+void
+events_holder_kind(const Dossier__V1__Consent *c, char *out, size_t len)
+{
+    if (c->agency != NULL && c->agency[0] != '\0')
+        uri_kind(c->agency, out, len);
+    else
+        snprintf(out, len, "%s", c->agency_kind != NULL ? c->agency_kind : "");
+}
+
+/* Whether |c| is standing and in force at |now|. */
+static bool
+consent_standing(const Dossier__V1__Consent *c, int64_t now)
+{
+    return !c->revoked && !c->one_shot && now < c->valid_until_unix &&
+           now >= c->valid_from_unix;
+}
+
+bool
+events_hears_situation(const Dossier__V1__Consent *c, int64_t now)
+{
+    return consent_standing(c, now) && c->situation;
+}
+
 /* Adds the holder of |c| unless it is there already. */
 static void
 audience_add(struct audience *au, const Dossier__V1__Consent *c, bool recheck,
@@ -155,10 +178,7 @@ audience_add(struct audience *au, const Dossier__V1__Consent *c, bool recheck,
     x->purpose_code = c->purpose_code;
     x->recheck = recheck;
     if (life_event != NULL && life_event[0] != '\0') {
-        if (agency[0] != '\0')
-            uri_kind(agency, kind, sizeof(kind));
-        else
-            snprintf(kind, sizeof(kind), "%s", akind);
+        events_holder_kind(c, kind, sizeof(kind));
         x->n_expected_document_types =
             lifeevent_expected(life_event, kind, au->expected[au->n],
                                LIFEEVENT_EXPECTED_MAX);
@@ -175,8 +195,7 @@ consent_hears(const Dossier__V1__Consent *c, const struct vault_change *ch,
 {
     struct policy_object o = {false, ch->type, ch->object_id};
 
-    if (c->revoked || c->one_shot || now >= c->valid_until_unix ||
-        now < c->valid_from_unix)
+    if (!consent_standing(c, now))
         return false;
     switch (ch->kind) {
     case VAULT_CHANGE_DOCUMENT:

@@ -116,6 +116,17 @@ const Dossier__Internal__EventAudience *
 events_audience_for(const Dossier__Internal__EventBody *b, const char *uri,
                     const char *kind);
 
+/* Whether consent |c| is to hear of a change of its dossier's situation
+ * at |now|: a standing consent, in force, that covers the situation.
+ * The rule the event log applies; DeclareLifeEvent's answer says who
+ * will be told with it.  Any thread. */
+bool events_hears_situation(const Dossier__V1__Consent *c, int64_t now);
+
+/* The agency kind of the holder of |c| into |out|: "caf" for a consent
+ * to .../agency/caf-75, the consent's kind for one to a kind.  Any
+ * thread. */
+void events_holder_kind(const Dossier__V1__Consent *c, char *out, size_t len);
+
 /* --- for tests ----------------------------------------------------------- */
 
 /* The clock of the log, in unix seconds (0: the real clock). */

@@ -634,21 +634,22 @@ declare_notified(struct declare *d, const char *life_event)
         const Dossier__V1__Consent *c = cs[i];
         Dossier__V1__NotifiedAgency *x = &d->notified[k];
         char kind[PRINCIPAL_ID_MAX];
+        bool seen = false;
 
-        if (!c->situation || c->revoked || c->one_shot ||
-            now >= c->valid_until_unix || now < c->valid_from_unix)
+        if (!events_hears_situation(c, now))
+            continue;
+        if (c->agency[0] != '\0')
+            snprintf(d->who[k], sizeof(d->who[k]), "%s", c->agency);
+        else
+            snprintf(d->who[k], sizeof(d->who[k]), "kind:%s", c->agency_kind);
+        /* An agency holding two such consents is told once (events.c's
+         * audience), so it is named once. */
+        for (size_t j = 0; j < k && !seen; j++)
+            seen = strcmp(d->who[j], d->who[k]) == 0;
+        if (seen)
             continue;
         dossier__v1__notified_agency__init(x);
-        if (c->agency[0] != '\0') {
-            const char *id = strrchr(c->agency, '/');
-
-            snprintf(d->who[k], sizeof(d->who[k]), "%s", c->agency);
-            policy_agency_kind(id != NULL ? id + 1 : c->agency, kind,
-                               sizeof(kind));
-        } else {
-            snprintf(d->who[k], sizeof(d->who[k]), "kind:%s", c->agency_kind);
-            snprintf(kind, sizeof(kind), "%s", c->agency_kind);
-        }
+        events_holder_kind(c, kind, sizeof(kind));
         snprintf(d->consent[k], sizeof(d->consent[k]), "%s", c->consent_id);
         x->agency = d->who[k];
         x->consent_id = d->consent[k];

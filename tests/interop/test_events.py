@@ -53,7 +53,7 @@ import test_consent as tc  # noqa: E402  (the API table and helpers)
 import grpc  # noqa: E402
 
 SC = grpc.StatusCode
-SCENARIOS = ("two", "resume", "revoke", "erase", "audit", "aidant",
+SCENARIOS = ("two", "twice", "resume", "revoke", "erase", "audit", "aidant",
              "cursor", "slow")
 PB = None
 SLOW_EVENTS = int(os.environ.get("DOSSIER_EVENTS_SLOW", "10000"))
@@ -270,6 +270,31 @@ def run_two(checks, d, w):
         if st is None or st[0] != SC.PERMISSION_DENIED or \
                 (kind != "auditor" and "agency" not in st[1]):
             raise AssertionError("%s watching: %r" % (kind, st))
+
+
+def run_twice(checks, d, w):
+    # caf-75 holds two standing consents that cover the situation: the
+    # move is told to it once, and DeclareLifeEvent names it once.
+    p = w.person("ev-twice")
+    caf_uri = tc.uri("agency", "caf-75")
+    grant(w, "ev-twice", consent(p, agency=caf_uri, types=("rib",),
+                                 situation=True))
+    grant(w, "ev-twice", consent(p, agency=caf_uri,
+                                 types=("avis-imposition",), situation=True))
+    caf = Watch(d, "caf-75")
+    time.sleep(0.5)
+    code, det, resp = declare(w.api("person", "ev-twice"), p, "demenagement",
+                              PB.persons.Situation(
+                                  address=address("8 quai Perrache")))
+    if code != SC.OK:
+        raise AssertionError("DeclareLifeEvent: %s %s" % (code.name, det))
+    told = [n.agency for n in resp.notified]
+    if told != [caf_uri]:
+        raise AssertionError("notified %r, want caf-75 once" % told)
+    got = [e for e in caf.settle() if e.dossier_id == p]
+    caf.close()
+    expect_events("caf-75", got, [("situation", "", "situation",
+                                   resp.revision)])
 
 
 def run_resume(checks, d_shared, w_shared):
@@ -587,6 +612,8 @@ def main():
         names = {
             "two": "two agencies, different consents: exactly their events, "
                    "in order",
+            "twice": "an agency holding two consents on the situation is "
+                     "told of a move once, and named once",
             "resume": "disconnect, changes, restart, reconnect with the "
                       "cursor: nothing lost, nothing twice",
             "revoke": "a revoked consent stops the events at once",
