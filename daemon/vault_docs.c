@@ -675,7 +675,7 @@ vault_doc_chunk(struct vault *v, const struct vault_person *p,
         return rc;
     rc = store_get(t, STORE_DB_CHUNKS, key, klen, &val, &vl);
     /* Checked before decrypting: |out| has room for |want| bytes only. */
-    if (rc == 0 && (vl < CRYPTO_SEAL_OVERHEAD || crypto_open_len(vl) != want))
+    if (rc == 0 && crypto_open_len(vl) != want)
         rc = ERR_CORRUPT;
     if (rc == 0)
         rc = crypto_open(p->dek, aad, alen, val, vl, out, NULL);
