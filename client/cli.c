@@ -72,13 +72,16 @@ cli_i18n_init(void)
         char *slash;
 
         exe[n] = '\0';
-        if ((slash = strrchr(exe, '/')) != NULL) {
+        if ((slash = strrchr(exe, '/')) != NULL)
             *slash = '\0';
-            for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-                snprintf(dir, sizeof(dir), "%s/%s", exe, rel[i]);
-                if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-                    break;
-                snprintf(dir, sizeof(dir), "%s", LOCALEDIR);
+        for (size_t i = 0; slash != NULL && i < sizeof(rel) / sizeof(rel[0]);
+             i++) {
+            char near[PATH_MAX + 16];
+
+            snprintf(near, sizeof(near), "%s/%s", exe, rel[i]);
+            if (stat(near, &st) == 0 && S_ISDIR(st.st_mode)) {
+                snprintf(dir, sizeof(dir), "%s", near);
+                break;
             }
         }
     }

@@ -9,7 +9,10 @@
  * event is always one line.  A line is at most about 1 KiB.  Never pass personal data or key
  * material: log ids (dossier id, key id, principal URI), not contents.
  * The log_* functions are safe from any thread (each line is one write,
- * or, deferred, part of one write of whole lines).
+ * or, deferred, part of one write of whole lines).  When stderr is a
+ * regular file, its write-back to disk is started every 256 KiB written
+ * (log.c: a burst of old dirty log pages would stall the store's syncs);
+ * nothing is waited for, and errno is left as it was.
  */
 #ifndef DOSSIER_LOG_H
 #define DOSSIER_LOG_H
