@@ -2,13 +2,21 @@
  * audit.c -- the tamper-evident access log (see audit.h).
  *
  * Layout in the store (proto/internal/audit.proto): AUDIT[index] holds the
- * entry and its leaf hash, AUDIT_NODES[level | index] the hash of every
+ * entry and its leaf hash, AUDIT_TREE[last leaf | level] the hash of every
  * complete subtree, META["audit.size"] the number of entries.  An append
  * writes the leaf at level 0 and, while the new leaf closes a subtree
  * (while its index, shifted right by the level, is odd), the parent made
  * of that subtree and the one on its left: on average two node writes per
  * entry, at most 64.  Every root and proof then needs only the O(log n)
  * complete subtrees merkle.c asks for.
+ *
+ * Both are keyed so that an append only adds keys past the last one
+ * (STORE_PUT_APPEND): the entry by its index, a subtree by the index of
+ * the last leaf it covers, which is the leaf that completed it, then by
+ * its level.  A commit then dirties the last pages of the two trees, not
+ * a page for each level of the Merkle tree (store format 1 keyed the
+ * subtrees by level first: 42 pages per commit of 29 fetches, against
+ * 12, and the sync's time grows with the pages).
  *
  * The store is trusted to be the store, not to be honest: each entry read
  * is checked against its leaf hash, a missing subtree is ERR_CORRUPT, and
@@ -36,9 +44,9 @@
 
 #include "audit.h"
 #include "be.h"
-#include "fsutil.h"
 #include "crypto.h"
 #include "err.h"
+#include "fsutil.h"
 #include "internal/audit.pb-c.h"
 #include "log.h"
 #include "store.h"
@@ -207,14 +215,17 @@ meta_put(struct store_txn *txn, const char *key, uint64_t v)
                      STORE_PUT_RESERVE);
 }
 
+/* The key of subtree |index| of |level| (its leaves: index << level up to
+ * ((index + 1) << level) - 1).  Callers ask only for subtrees of a log
+ * whose size fits in a u64, whose last leaf therefore does too. */
 static void
 node_key(uint8_t key[NODE_KEY_LEN], unsigned level, uint64_t index)
 {
-    key[0] = (uint8_t)level;
-    be_put64(key + 1, index);
+    be_put64(key, ((index + 1) << level) - 1);
+    key[8] = (uint8_t)level;
 }
 
-/* merkle_node_fn over AUDIT_NODES; |arg| is the transaction. */
+/* merkle_node_fn over AUDIT_TREE; |arg| is the transaction. */
 static int
 node_get(void *arg, unsigned level, uint64_t index,
          uint8_t out[MERKLE_HASH_LEN])
@@ -225,7 +236,7 @@ node_get(void *arg, unsigned level, uint64_t index,
     int rc;
 
     node_key(key, level, index);
-    rc = store_get(arg, STORE_DB_AUDIT_NODES, key, sizeof(key), &val, &len);
+    rc = store_get(arg, STORE_DB_AUDIT_TREE, key, sizeof(key), &val, &len);
     if (rc == 0 && len != MERKLE_HASH_LEN)
         rc = ERR_CORRUPT;
     if (rc == ERR_NOTFOUND)
@@ -246,9 +257,18 @@ node_put(struct store_txn *txn, unsigned level, uint64_t index,
 {
     uint8_t key[NODE_KEY_LEN];
 
+    int rc;
+
     node_key(key, level, index);
-    return store_put(txn, STORE_DB_AUDIT_NODES, key, sizeof(key), h,
-                     MERKLE_HASH_LEN, STORE_PUT_RESERVE);
+    rc = store_put(txn, STORE_DB_AUDIT_TREE, key, sizeof(key), h,
+                   MERKLE_HASH_LEN, STORE_PUT_RESERVE | STORE_PUT_APPEND);
+    if (rc == ERR_EXISTS) {
+        log_warnx("audit log: a subtree hash is stored past the log's end "
+                  "level=%u index=%llu",
+                  level, (unsigned long long)index);
+        rc = ERR_CORRUPT;
+    }
+    return rc;
 }
 
 /* Decodes the record of |index| (stored as |val|, |len|) into |*out|,
@@ -439,8 +459,9 @@ audit_append(struct audit *a, struct store_txn *txn,
     be_put64(key, n);
     /* The trail may use the store's reserve: a read must not fail for
      * want of room that only deposits should lack. */
-    rc = store_put(txn, STORE_DB_AUDIT, key, sizeof(key), rbuf, rlen,
-                   STORE_PUT_NOOVERWRITE | STORE_PUT_RESERVE);
+    rc =
+        store_put(txn, STORE_DB_AUDIT, key, sizeof(key), rbuf, rlen,
+                  STORE_PUT_NOOVERWRITE | STORE_PUT_RESERVE | STORE_PUT_APPEND);
     if (rc == ERR_EXISTS) {
         log_warnx("audit log: an entry is stored past the log's size "
                   "size=%llu",
@@ -610,8 +631,7 @@ audit_query_next(struct audit_query *q, uint32_t max_scan, AuditEntry **out)
 }
 
 int
-audit_query_next_raw(struct audit_query *q, uint32_t max_scan,
-                     struct buf *raw)
+audit_query_next_raw(struct audit_query *q, uint32_t max_scan, struct buf *raw)
 {
     AuditEntry *e = NULL;
     int rc = query_step(q, max_scan, &e, raw);

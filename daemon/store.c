@@ -23,8 +23,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -64,9 +64,9 @@ struct store {
     /* The reserve on disk (store_disk_room): bytes of the data file known
      * to be allocated, and the filesystem's verdicts.  Writer thread. */
     uint64_t disk_alloc;
-    bool disk_unsupported; /* no fallocate here: the map's reserve only */
-    _Atomic bool disk_over;       /* no room on disk for the reserve */
-    bool disk_audit_over;         /* not even for half of it */
+    bool disk_unsupported;    /* no fallocate here: the map's reserve only */
+    _Atomic bool disk_over;   /* no room on disk for the reserve */
+    bool disk_audit_over;     /* not even for half of it */
     _Atomic int fault_commit; /* store__fault_commit */
     _Atomic bool io_failed;   /* a commit failed with an I/O error */
     bool readonly;            /* store_open_readonly: no write txns */
@@ -227,8 +227,7 @@ store_disk_full(struct store *s, uint64_t put_bytes)
     if (mdb_env_get_fd(s->env, &fd) != 0 || fstatvfs(fd, &sv) != 0)
         return false;
     /* The blocks kept for root count when the daemon runs as root. */
-    avail = (uint64_t)(geteuid() == 0 ? sv.f_bfree : sv.f_bavail) *
-            sv.f_frsize;
+    avail = (uint64_t)(geteuid() == 0 ? sv.f_bfree : sv.f_bavail) * sv.f_frsize;
     if (need < (1u << 20))
         need = 1u << 20;
     return avail < need;
@@ -314,8 +313,8 @@ store_fallocate(int fd, uint64_t from, uint64_t to)
     int rc;
 
     do
-        rc = fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)from,
-                       (off_t)(to - from));
+        rc =
+            fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)(to - from));
     while (rc != 0 && errno == EINTR);
     return rc == 0 ? 0 : errno;
 }
@@ -385,8 +384,7 @@ store_disk_room(struct store *s, uint64_t hw, bool *over, bool *audit_over)
     int fd, rc;
 
     *over = *audit_over = false;
-    if (s->readonly || s->disk_unsupported ||
-        mdb_env_get_fd(s->env, &fd) != 0)
+    if (s->readonly || s->disk_unsupported || mdb_env_get_fd(s->env, &fd) != 0)
         return;
     want = hw + s->reserve_pages;
     if (want > s->map_pages)
@@ -405,8 +403,8 @@ store_disk_room(struct store *s, uint64_t hw, bool *over, bool *audit_over)
         *audit_over = s->disk_audit_over;
         return;
     }
-    want = hw + (s->reserve_pages > free_pages ? s->reserve_pages - free_pages
-                                               : 0);
+    want = hw +
+           (s->reserve_pages > free_pages ? s->reserve_pages - free_pages : 0);
     half = hw + (s->reserve_pages / 2 > free_pages
                      ? s->reserve_pages / 2 - free_pages
                      : 0);
@@ -551,9 +549,29 @@ store_dir_prepare(const char *dir)
     return 0;
 }
 
-/* Writes the format record of a fresh store, or checks an existing one. */
+/* Writes |version| as the format record (in the opening txn). */
 static int
-store_format_check(struct store *s, MDB_txn *txn, const char *dir, bool fresh)
+store_format_put(struct store *s, MDB_txn *txn, uint32_t version,
+                 unsigned flags)
+{
+    uint8_t be[4];
+    MDB_val k = {sizeof(STORE_FORMAT_KEY) - 1, (void *)STORE_FORMAT_KEY};
+    MDB_val v = {sizeof(be), be};
+    int rc;
+
+    be_put32(be, version);
+    rc = mdb_put(txn, s->dbi[STORE_DB_META], &k, &v, flags);
+    if (rc != 0)
+        return store_fail(__func__, "writing the format record", rc);
+    return 0;
+}
+
+/* Writes the format record of a fresh store, or checks an existing one:
+ * |*version| is then its format, older than STORE_FORMAT_VERSION only in
+ * a read-write open (store_upgrade converts it). */
+static int
+store_format_check(struct store *s, MDB_txn *txn, const char *dir, bool fresh,
+                   uint32_t *version_out)
 {
     uint8_t be[4];
     uint32_t version;
@@ -561,15 +579,9 @@ store_format_check(struct store *s, MDB_txn *txn, const char *dir, bool fresh)
     MDB_val v;
     int rc;
 
-    if (fresh) {
-        be_put32(be, STORE_FORMAT_VERSION);
-        v.mv_size = sizeof(be);
-        v.mv_data = be;
-        rc = mdb_put(txn, s->dbi[STORE_DB_META], &k, &v, MDB_NOOVERWRITE);
-        if (rc != 0)
-            return store_fail(__func__, "writing the format record", rc);
-        return 0;
-    }
+    *version_out = STORE_FORMAT_VERSION;
+    if (fresh)
+        return store_format_put(s, txn, STORE_FORMAT_VERSION, MDB_NOOVERWRITE);
     rc = mdb_get(txn, s->dbi[STORE_DB_META], &k, &v);
     if (rc == MDB_NOTFOUND) {
         log_warnx("data directory %s holds an LMDB store without a format "
@@ -593,14 +605,99 @@ store_format_check(struct store *s, MDB_txn *txn, const char *dir, bool fresh)
                   dir, version, STORE_FORMAT_VERSION);
         return ERR_CONFIG;
     }
-    if (version != STORE_FORMAT_VERSION) {
+    if (version < STORE_FORMAT_UPGRADE_FROM) {
         log_warnx("data directory %s holds store format %u, which this "
                   "dossierd (format %u) cannot read and no migration "
                   "converts",
                   dir, version, STORE_FORMAT_VERSION);
         return ERR_CONFIG;
     }
+    if (version != STORE_FORMAT_VERSION && s->readonly) {
+        log_warnx("data directory %s holds store format %u, older than "
+                  "format %u: start dossierd on it once to convert it, "
+                  "then open it read-only",
+                  dir, version, STORE_FORMAT_VERSION);
+        return ERR_CONFIG;
+    }
+    *version_out = version;
     return 0;
+}
+
+/*
+ * Format 1 -> 2: the audit log's subtree hashes move from "audit-nodes",
+ * keyed by level (1 byte) then the subtree's index at that level
+ * (big-endian u64), to "audit-tree", keyed by the index of the last leaf
+ * the subtree covers, ((index + 1) << level) - 1 (big-endian u64), then
+ * the level (audit.c, node_key); "audit-nodes" is then deleted.  The
+ * hashes themselves are unchanged.  In the opening transaction: a crash
+ * leaves the store in format 1, to be converted at the next open.
+ */
+static int
+store_upgrade_audit_tree(struct store *s, MDB_txn *txn, const char *dir)
+{
+    MDB_cursor *cur = NULL;
+    MDB_dbi old;
+    MDB_val k, v, nk;
+    uint8_t key[9];
+    uint64_t moved = 0;
+    int rc;
+
+    rc = mdb_dbi_open(txn, "audit-nodes", 0, &old);
+    if (rc == MDB_NOTFOUND)
+        return 0; /* nothing to move */
+    if (rc != 0)
+        return store_fail(__func__, "opening audit-nodes", rc);
+    if ((rc = mdb_cursor_open(txn, old, &cur)) != 0)
+        return store_fail(__func__, "reading audit-nodes", rc);
+    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+        const uint8_t *p = k.mv_data;
+        unsigned level;
+        uint64_t index;
+
+        if (k.mv_size != sizeof(key) || p[0] >= 64 ||
+            be_get64(p + 1) >= UINT64_MAX >> p[0]) {
+            mdb_cursor_close(cur);
+            log_warnx("data directory %s: malformed audit subtree key in "
+                      "format 1 (%zu bytes): damaged store, not converted",
+                      dir, k.mv_size);
+            return ERR_CORRUPT;
+        }
+        level = p[0];
+        index = be_get64(p + 1);
+        be_put64(key, ((index + 1) << level) - 1);
+        key[8] = (uint8_t)level;
+        nk.mv_size = sizeof(key);
+        nk.mv_data = key;
+        rc =
+            mdb_put(txn, s->dbi[STORE_DB_AUDIT_TREE], &nk, &v, MDB_NOOVERWRITE);
+        if (rc != 0)
+            break;
+        moved++;
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return store_fail(__func__, "moving the audit subtree hashes", rc);
+    if ((rc = mdb_drop(txn, old, 1)) != 0)
+        return store_fail(__func__, "deleting audit-nodes", rc);
+    log_info("store dir=%s format 1 -> 2: %llu audit subtree hashes moved "
+             "to audit-tree",
+             dir, (unsigned long long)moved);
+    return 0;
+}
+
+/* Converts a store of format |version| (older than STORE_FORMAT_VERSION,
+ * at least STORE_FORMAT_UPGRADE_FROM) to the current one, in the opening
+ * transaction, every database being open. */
+static int
+store_upgrade(struct store *s, MDB_txn *txn, const char *dir, uint32_t version)
+{
+    int rc = 0;
+
+    if (version == 1)
+        rc = store_upgrade_audit_tree(s, txn, dir);
+    if (rc == 0)
+        rc = store_format_put(s, txn, STORE_FORMAT_VERSION, 0);
+    return rc;
 }
 
 /*
@@ -616,6 +713,7 @@ store_dbs_open(struct store *s, const char *dir)
     MDB_txn *txn = NULL;
     MDB_dbi main_dbi;
     MDB_stat ms;
+    uint32_t version = STORE_FORMAT_VERSION;
     bool fresh;
     int rc;
 
@@ -662,11 +760,14 @@ store_dbs_open(struct store *s, const char *dir)
             goto fail;
         }
         if (i == STORE_DB_META) {
-            rc = store_format_check(s, txn, dir, fresh);
+            rc = store_format_check(s, txn, dir, fresh, &version);
             if (rc != 0)
                 goto fail;
         }
     }
+    if (version != STORE_FORMAT_VERSION &&
+        (rc = store_upgrade(s, txn, dir, version)) != 0)
+        goto fail;
     rc = mdb_txn_commit(txn);
     txn = NULL;
     if (rc != 0) {
@@ -741,8 +842,10 @@ store_open_env(const char *dir, size_t map_size, bool readonly, bool nolock,
     }
     /* A read-only store takes the map size written in its file. */
     rc = readonly ? 0 : mdb_env_set_mapsize(s->env, map_size);
+    /* One more than ours: the database a format upgrade empties and
+     * deletes (store_upgrade). */
     if (rc == 0)
-        rc = mdb_env_set_maxdbs(s->env, STORE_DB_COUNT);
+        rc = mdb_env_set_maxdbs(s->env, STORE_DB_COUNT + 1);
     if (rc == 0)
         rc = mdb_env_set_maxreaders(s->env, STORE_MAX_READERS);
     if (rc != 0) {
@@ -876,13 +979,11 @@ store_txn_begin(struct store *s, enum store_txn_mode mode,
     }
     /* After a failed write or sync, no write transaction may retry:
      * what the page cache holds is unknown (writer.h, "fsyncgate"). */
-    if (mode == STORE_TXN_WRITE && parent == NULL &&
-        atomic_load(&s->io_failed))
+    if (mode == STORE_TXN_WRITE && parent == NULL && atomic_load(&s->io_failed))
         return -EIO;
     /* Space freed on the disk by others shows in no commit of ours:
      * look again before each batch while the disk refuses puts. */
-    if (mode == STORE_TXN_WRITE && parent == NULL &&
-        atomic_load(&s->disk_over))
+    if (mode == STORE_TXN_WRITE && parent == NULL && atomic_load(&s->disk_over))
         store_room_update(s);
     t = calloc(1, sizeof(*t));
     if (t == NULL)
@@ -981,7 +1082,8 @@ out:
         !atomic_exchange(&t->store->io_failed, true))
         log_print(LOG_LVL_ERROR, __func__,
                   "write transactions refused from now on after an I/O "
-                  "error (err=\"%s\")", err_str(rc));
+                  "error (err=\"%s\")",
+                  err_str(rc));
     free(t);
     return rc;
 }
@@ -1047,7 +1149,8 @@ store_put(struct store_txn *t, enum store_db db, const void *key,
     if (rc != 0)
         return rc;
     if (!t->write || !store_key_ok(key_len) || val_len > UINT32_MAX ||
-        (flags & ~(STORE_PUT_NOOVERWRITE | STORE_PUT_RESERVE)) != 0)
+        (flags &
+         ~(STORE_PUT_NOOVERWRITE | STORE_PUT_RESERVE | STORE_PUT_APPEND)) != 0)
         return ERR_INVALID;
     /* In the reserve only transactions that delete may write (see the
      * room section above), and the audit log in its first half, so that
@@ -1057,7 +1160,8 @@ store_put(struct store_txn *t, enum store_db db, const void *key,
         (!(flags & STORE_PUT_RESERVE) || atomic_load(&t->store->audit_over)))
         return ERR_FULL;
     rc = mdb_put(t->txn, t->store->dbi[db], &k, &v,
-                 (flags & STORE_PUT_NOOVERWRITE) ? MDB_NOOVERWRITE : 0);
+                 ((flags & STORE_PUT_NOOVERWRITE) ? MDB_NOOVERWRITE : 0) |
+                     ((flags & STORE_PUT_APPEND) ? MDB_APPEND : 0));
     if (rc != 0)
         return store_txn_failed(t, __func__, rc);
     t->put_bytes += key_len + val_len;

@@ -32,7 +32,8 @@
 
 /*
  * The named databases.  Their names, in the table just below, are written
- * in the file: never rename one.  To add a database, add its enum value
+ * in the file: never rename one (a new format may replace one, see
+ * STORE_FORMAT_VERSION).  To add a database, add its enum value
  * before STORE_DB_COUNT and its name to STORE_DB_NAMES; an existing store
  * gains the new, empty database the next time it is opened.
  */
@@ -49,8 +50,8 @@ enum store_db {
     STORE_DB_MANDATES,
     STORE_DB_AUDIT,
     STORE_DB_EVENTS,
-    STORE_DB_AUDIT_NODES, /* Merkle subtree hashes of the audit log */
-    STORE_DB_GRANTS,      /* who holds what: agency consents, mandates */
+    STORE_DB_AUDIT_TREE, /* Merkle subtree hashes of the audit log */
+    STORE_DB_GRANTS,     /* who holds what: agency consents, mandates */
     STORE_DB_COUNT
 };
 
@@ -63,15 +64,24 @@ enum store_db {
         [STORE_DB_FACTS] = "facts", [STORE_DB_UPLOADS] = "uploads",            \
         [STORE_DB_CONSENTS] = "consents", [STORE_DB_MANDATES] = "mandates",    \
         [STORE_DB_AUDIT] = "audit", [STORE_DB_EVENTS] = "events",              \
-        [STORE_DB_AUDIT_NODES] = "audit-nodes", [STORE_DB_GRANTS] = "grants",  \
+        [STORE_DB_AUDIT_TREE] = "audit-tree", [STORE_DB_GRANTS] = "grants",    \
     }
 
 /*
  * The format of the store's contents.  META["format"] holds it as a 4-byte
  * big-endian integer, written when the store is created and checked at
- * every open.  Raise it when a change makes old data unreadable as is.
+ * every open.  Raise it when a change makes old data unreadable as is, and
+ * convert the older formats in store.c (store_upgrade), in the opening
+ * transaction of a read-write open; a read-only open refuses them.
+ *  1: the audit log's subtree hashes in "audit-nodes", keyed by level then
+ *     index: each level grew at its own end of the tree, so every commit
+ *     dirtied a page per level.
+ *  2: the same hashes in "audit-tree", keyed so that an append only adds
+ *     keys at the end (audit.c, node_key).
  */
-#define STORE_FORMAT_VERSION 1
+#define STORE_FORMAT_VERSION 2
+/* The oldest format a read-write open converts. */
+#define STORE_FORMAT_UPGRADE_FROM 1
 #define STORE_FORMAT_KEY "format"
 
 #define STORE_KEY_MAX 511                   /* LMDB's default key limit */
@@ -107,6 +117,10 @@ enum store_txn_mode { STORE_TXN_READ = 0, STORE_TXN_WRITE = 1 };
 /* store_put flag: may use the first half of the reserve (the audit log
  * only: reads keep their trail while new deposits are refused). */
 #define STORE_PUT_RESERVE 0x2u
+/* store_put flag: |key| is past every key of the database (the log's
+ * appends), which LMDB then fills page after page, instead of splitting
+ * the last page in halves; ERR_EXISTS, changing nothing, if it is not. */
+#define STORE_PUT_APPEND 0x4u
 
 /* One record seen through a cursor or store_last().  The pointers are
  * valid until the transaction ends, or in a write transaction until its
@@ -209,9 +223,9 @@ const char *store_db_name(enum store_db db);
  * -EAGAIN (every reader slot taken), -ENOMEM, -EIO (a write transaction,
  * after a top-level commit of this store failed with -EIO or -EROFS: no
  * write is retried once a write or sync failed, see store_io_failed; or
- * the environment hit a fatal I/O error earlier: restart needed).  A write transaction and its
- * children run on the thread that began the outermost one; a read
- * transaction runs on any one thread at a time.
+ * the environment hit a fatal I/O error earlier: restart needed).  A write
+ * transaction and its children run on the thread that began the outermost one;
+ * a read transaction runs on any one thread at a time.
  */
 int store_txn_begin(struct store *s, enum store_txn_mode mode,
                     struct store_txn *parent, struct store_txn **out);
@@ -255,18 +269,18 @@ int store_get(struct store_txn *t, enum store_db db, const void *key,
 
 /*
  * Sets |key| to the |val_len| bytes at |val| (copied) in |db|, in write
- * transaction |t|.  |flags| is 0 (replace any value), or
- * STORE_PUT_NOOVERWRITE and/or STORE_PUT_RESERVE.
+ * transaction |t|.  |flags| is 0 (replace any value), or any of
+ * STORE_PUT_NOOVERWRITE, STORE_PUT_RESERVE and STORE_PUT_APPEND.
  *
- * Returns 0; ERR_EXISTS (STORE_PUT_NOOVERWRITE and the key is set: nothing
- * changed); ERR_INVALID (read transaction, bad |db|, key length or flags,
- * value over 4 GiB - 1); ERR_FULL (the pages in use reach the reserve and
- * |t| has deleted nothing: nothing changed; or the map or the disk is
- * full); ERR_CORRUPT; -ENOMEM.  ERR_EXISTS, ERR_INVALID and the reserve's
- * ERR_FULL leave |t| usable; after any other error |t| is unusable: every
- * later call on it returns the same error and it can only be aborted
- * (committing it aborts it and returns the error).
- * On the thread of |t|.
+ * Returns 0; ERR_EXISTS (STORE_PUT_NOOVERWRITE and the key is set, or
+ * STORE_PUT_APPEND and the key is not past the last: nothing changed);
+ * ERR_INVALID (read transaction, bad |db|, key length or flags, value over 4
+ * GiB - 1); ERR_FULL (the pages in use reach the reserve and |t| has deleted
+ * nothing: nothing changed; or the map or the disk is full); ERR_CORRUPT;
+ * -ENOMEM.  ERR_EXISTS, ERR_INVALID and the reserve's ERR_FULL leave |t|
+ * usable; after any other error |t| is unusable: every later call on it returns
+ * the same error and it can only be aborted (committing it aborts it and
+ * returns the error). On the thread of |t|.
  */
 int store_put(struct store_txn *t, enum store_db db, const void *key,
               size_t key_len, const void *val, size_t val_len, unsigned flags);

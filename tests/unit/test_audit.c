@@ -19,12 +19,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <lmdb.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <uv.h>
 
 #include "audit.h"
+#include "be.h"
 #include "crypto.h"
 #include "err.h"
 #include "internal/audit.pb-c.h"
@@ -383,7 +385,7 @@ START_TEST(test_append_roots_proofs)
     store_txn_abort(t);
     ck_assert_int_eq(store_stat(f.s, &st), 0);
     ck_assert_uint_eq(st.entries[STORE_DB_AUDIT], (uint64_t)n);
-    ck_assert_uint_eq(st.entries[STORE_DB_AUDIT_NODES],
+    ck_assert_uint_eq(st.entries[STORE_DB_AUDIT_TREE],
                       2 * (uint64_t)n - (uint64_t)__builtin_popcount(n));
     fx_close(&f);
 }
@@ -925,7 +927,8 @@ store_poke(const char *dir, enum store_db db, const void *k, size_t klen,
 
 START_TEST(test_unreadable_refused)
 {
-    static const uint8_t node20[9] = {2, 0, 0, 0, 0, 0, 0, 0, 0};
+    /* Subtree 0 of level 2: leaves 0 to 3, keyed by its last leaf. */
+    static const uint8_t node20[9] = {0, 0, 0, 0, 0, 0, 0, 3, 2};
     static const uint8_t idx1[8] = {0, 0, 0, 0, 0, 0, 0, 1};
     uint8_t five[8] = {0, 0, 0, 0, 0, 0, 0, 5},
             four[8] = {0, 0, 0, 0, 0, 0, 0, 4};
@@ -945,7 +948,7 @@ START_TEST(test_unreadable_refused)
     checkpoint(&f);
     /* Save node (2, 0), the root, and record 1, to tamper with below. */
     t = fx_read(&f);
-    ck_assert_int_eq(store_get(t, STORE_DB_AUDIT_NODES, node20, 9, &val, &len),
+    ck_assert_int_eq(store_get(t, STORE_DB_AUDIT_TREE, node20, 9, &val, &len),
                      0);
     memcpy(saved, val, H);
     ck_assert_int_eq(store_get(t, STORE_DB_AUDIT, idx1, 8, &val, &len), 0);
@@ -958,10 +961,10 @@ START_TEST(test_unreadable_refused)
     fx_close(&f);
 
     /* A subtree of the root gone. */
-    store_poke(data_dir, STORE_DB_AUDIT_NODES, node20, 9, NULL, 0);
+    store_poke(data_dir, STORE_DB_AUDIT_TREE, node20, 9, NULL, 0);
     ck_assert_int_eq(fx_open(&f, data_dir, cp_path), ERR_CORRUPT);
     fx_close(&f);
-    store_poke(data_dir, STORE_DB_AUDIT_NODES, node20, 9, saved, H);
+    store_poke(data_dir, STORE_DB_AUDIT_TREE, node20, 9, saved, H);
     ck_assert_int_eq(fx_open(&f, data_dir, cp_path), 0);
     fx_close(&f);
     /* A size past the entries. */
@@ -990,7 +993,7 @@ START_TEST(test_unreadable_refused)
     /* A subtree hash changed: the root no longer matches the checkpoint
      * (and the full check finds which). */
     memset(h, 0x5a, H);
-    store_poke(data_dir, STORE_DB_AUDIT_NODES, node20, 9, h, H);
+    store_poke(data_dir, STORE_DB_AUDIT_TREE, node20, 9, h, H);
     ck_assert_int_eq(fx_open(&f, data_dir, cp_path), ERR_CORRUPT);
     fx_close(&f);
     ck_assert_int_eq(fx_open(&f, data_dir, NULL), 0);
@@ -1005,6 +1008,133 @@ START_TEST(test_unreadable_refused)
     fclose(fp);
     ck_assert_int_eq(fx_open(&f, data_dir, cp_path), ERR_CONFIG);
     fx_close(&f);
+}
+END_TEST
+
+/*
+ * Rewrites the store of |dir| the way store format 1 held the log's
+ * subtree hashes, with LMDB itself: in "audit-nodes", keyed by level then
+ * index, "audit-tree" deleted, META["format"] = 1.  With |bad|, also one
+ * key of the wrong length.
+ */
+static void
+store_to_format1(const char *dir, bool bad)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi tree, nodes, meta;
+    MDB_cursor *c;
+    MDB_val k, v, ok = {sizeof(STORE_FORMAT_KEY) - 1, STORE_FORMAT_KEY},
+                  ov = {4, "\0\0\0\1"};
+    uint8_t old[9];
+    int rc;
+
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+    ck_assert_int_eq(mdb_env_set_mapsize(env, STORE_MAP_SIZE_DEFAULT), 0);
+    ck_assert_int_eq(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "audit-tree", 0, &tree), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "audit-nodes", MDB_CREATE, &nodes), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    ck_assert_int_eq(mdb_cursor_open(txn, tree, &c), 0);
+    while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+        const uint8_t *p = k.mv_data;
+        MDB_val nk = {sizeof(old), old};
+
+        ck_assert_uint_eq(k.mv_size, 9);
+        old[0] = p[8];
+        be_put64(old + 1, ((be_get64(p) + 1) >> p[8]) - 1);
+        ck_assert_int_eq(mdb_put(txn, nodes, &nk, &v, MDB_NOOVERWRITE), 0);
+    }
+    ck_assert_int_eq(rc, MDB_NOTFOUND);
+    mdb_cursor_close(c);
+    if (bad) {
+        MDB_val bk = {8, "badkey!!"};
+
+        ck_assert_int_eq(mdb_put(txn, nodes, &bk, &v, 0), 0);
+    }
+    ck_assert_int_eq(mdb_drop(txn, tree, 1), 0);
+    ck_assert_int_eq(mdb_put(txn, meta, &ok, &ov, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* The format record of the store of |dir|, and whether it still has an
+ * "audit-nodes" database, read with LMDB itself. */
+static uint32_t
+store_format_of(const char *dir, bool *has_old)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta, nodes;
+    MDB_val k = {sizeof(STORE_FORMAT_KEY) - 1, STORE_FORMAT_KEY}, v;
+    uint32_t version;
+
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+    ck_assert_int_eq(mdb_env_open(env, dir, MDB_NOTLS | MDB_RDONLY, 0600), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    ck_assert_int_eq(mdb_get(txn, meta, &k, &v), 0);
+    ck_assert_uint_eq(v.mv_size, 4);
+    version = be_get32(v.mv_data);
+    *has_old = mdb_dbi_open(txn, "audit-nodes", 0, &nodes) == 0;
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return version;
+}
+
+/* A store of format 1 (subtree hashes keyed by level first) is converted
+ * at its first read-write open: the same roots and proofs, the checkpoint
+ * handed out before still matching, appends going on after; a read-only
+ * open refuses it untouched; a damaged one is refused and left as is. */
+START_TEST(test_format1_converted)
+{
+    static uint8_t leaves[MAXN][H];
+    struct store_stat st;
+    struct store *s = NULL;
+    bool has_old;
+    const int n = 37, more = 28;
+    struct fx f;
+
+    ck_assert_int_eq(fx_open(&f, data_dir, cp_path), 0);
+    record_n(&f, 0, n, "caf", T0);
+    checkpoint(&f);
+    fx_close(&f);
+    for (int i = 0; i < n; i++)
+        ent_leaf(i, "caf", T0, leaves[i]);
+    store_to_format1(data_dir, false);
+    ck_assert_uint_eq(store_format_of(data_dir, &has_old), 1);
+    ck_assert(has_old);
+
+    ck_assert_int_eq(store_open_readonly(data_dir, false, &s), ERR_CONFIG);
+    ck_assert_ptr_null(s);
+    ck_assert_uint_eq(store_format_of(data_dir, &has_old), 1);
+
+    /* The checkpoint's root is found again: open compares them. */
+    ck_assert_int_eq(fx_open(&f, data_dir, cp_path), 0);
+    ck_assert_uint_eq(store_format_of(data_dir, &has_old),
+                      STORE_FORMAT_VERSION);
+    ck_assert(!has_old);
+    tree_check(&f, leaves, (uint64_t)n);
+    record_n(&f, n, more, "caf", T0 + 1000);
+    for (int i = n; i < n + more; i++)
+        ent_leaf(i, "caf", T0 + 1000, leaves[i]);
+    tree_check(&f, leaves, (uint64_t)(n + more));
+    ck_assert_int_eq(store_stat(f.s, &st), 0);
+    ck_assert_uint_eq(st.entries[STORE_DB_AUDIT_TREE],
+                      2 * (uint64_t)(n + more) -
+                          (uint64_t)__builtin_popcount(n + more));
+    checkpoint(&f);
+    fx_close(&f);
+
+    /* A malformed key: refused, nothing converted. */
+    store_to_format1(data_dir, true);
+    ck_assert_int_eq(store_open(data_dir, 0, &s), ERR_CORRUPT);
+    ck_assert_ptr_null(s);
+    ck_assert_uint_eq(store_format_of(data_dir, &has_old), 1);
+    ck_assert(has_old);
 }
 END_TEST
 
@@ -1025,6 +1155,7 @@ suite_audit(void)
     tcase_add_test(tc, test_rollback_refused);
     tcase_add_test(tc, test_fork_refused);
     tcase_add_test(tc, test_unreadable_refused);
+    tcase_add_test(tc, test_format1_converted);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "be.h"
 #include "err.h"
 #include "store.h"
 #include "suites.h"
@@ -173,7 +174,7 @@ START_TEST(test_store_open_creates_dir_and_format)
                                strlen(STORE_FORMAT_KEY), &v, &len),
                      0);
     ck_assert_uint_eq(len, 4);
-    ck_assert_mem_eq(v, "\0\0\0\1", 4);
+    ck_assert_mem_eq(v, "\0\0\0\2", 4);
     store_txn_abort(t);
     ck_assert_int_eq(store_stat(s, &st), 0);
     ck_assert_uint_eq(st.map_size, STORE_MAP_SIZE_DEFAULT);
@@ -252,12 +253,29 @@ format_case(const void *bytes, size_t len, bool del, int want)
 
 START_TEST(test_store_format_version_checked)
 {
-    format_case("\0\0\0\2", 4, false, ERR_CONFIG); /* newer */
+    struct store *s;
+    struct store_txn *t;
+    const void *v;
+    size_t len;
+
+    format_case("\0\0\0\3", 4, false, ERR_CONFIG); /* newer */
     format_case("\0\0\1\0", 4, false, ERR_CONFIG); /* much newer */
     format_case("\0\0\0\0", 4, false, ERR_CONFIG); /* older, unknown */
     format_case("\0\0\1", 3, false, ERR_CORRUPT);  /* malformed */
     format_case(NULL, 0, true, ERR_CONFIG);        /* missing */
-    format_case("\0\0\0\1", 4, false, 0);          /* ours */
+    format_case("\0\0\0\2", 4, false, 0);          /* ours */
+    /* Format 1 (test_audit: test_format1_converted) is converted, and
+     * says so in its record. */
+    format_case("\0\0\0\1", 4, false, 0);
+    s = open_ok(0);
+    t = begin(s, STORE_TXN_READ, NULL);
+    ck_assert_int_eq(store_get(t, STORE_DB_META, STORE_FORMAT_KEY,
+                               strlen(STORE_FORMAT_KEY), &v, &len),
+                     0);
+    ck_assert_uint_eq(len, 4);
+    ck_assert_mem_eq(v, "\0\0\0\2", 4);
+    store_txn_abort(t);
+    store_close(s);
 }
 END_TEST
 
@@ -352,6 +370,51 @@ START_TEST(test_store_nooverwrite)
     ck_assert_int_eq(put_str(t, STORE_DB_NIR, "k", "fourth", 0), 0);
     ck_assert_int_eq(store_txn_commit(t), 0);
     expect_committed(s, STORE_DB_NIR, "k", "fourth");
+    store_close(s);
+}
+END_TEST
+
+/* STORE_PUT_APPEND: keys past the last one only. */
+START_TEST(test_store_append)
+{
+    struct store *s = open_ok(0);
+    struct store_stat st1;
+    struct store_txn *t, *c;
+    uint8_t key[8], val[100];
+    const void *got;
+    size_t len;
+    const int n = 2000;
+
+    memset(val, 0xab, sizeof(val));
+    t = begin(s, STORE_TXN_WRITE, NULL);
+    for (int i = 0; i < n; i++) {
+        be_put64(key, (uint64_t)i);
+        ck_assert_int_eq(store_put(t, STORE_DB_AUDIT, key, 8, val, sizeof(val),
+                                   STORE_PUT_APPEND),
+                         0);
+        ck_assert_int_eq(
+            store_put(t, STORE_DB_EVENTS, key, 8, val, sizeof(val), 0), 0);
+    }
+    /* Not past the last: refused, nothing changed, the txn usable. */
+    ck_assert_int_eq(
+        store_put(t, STORE_DB_AUDIT, key, 8, "x", 1, STORE_PUT_APPEND),
+        ERR_EXISTS);
+    be_put64(key, 7);
+    ck_assert_int_eq(
+        store_put(t, STORE_DB_AUDIT, key, 8, "x", 1, STORE_PUT_APPEND),
+        ERR_EXISTS);
+    ck_assert_int_eq(store_get(t, STORE_DB_AUDIT, key, 8, &got, &len), 0);
+    ck_assert_uint_eq(len, sizeof(val));
+    /* In a child transaction too, which then sees its parent's last key. */
+    ck_assert_int_eq(store_txn_begin(s, STORE_TXN_WRITE, t, &c), 0);
+    be_put64(key, (uint64_t)n);
+    ck_assert_int_eq(
+        store_put(c, STORE_DB_AUDIT, key, 8, "y", 1, STORE_PUT_APPEND), 0);
+    ck_assert_int_eq(store_txn_commit(c), 0);
+    ck_assert_int_eq(store_txn_commit(t), 0);
+    ck_assert_int_eq(store_stat(s, &st1), 0);
+    ck_assert_uint_eq(st1.entries[STORE_DB_AUDIT], (uint64_t)n + 1);
+    ck_assert_uint_eq(st1.entries[STORE_DB_EVENTS], (uint64_t)n);
     store_close(s);
 }
 END_TEST
@@ -905,7 +968,7 @@ START_TEST(test_store_map_full_then_recovers)
     ck_assert_int_eq(store_get(t, STORE_DB_META, STORE_FORMAT_KEY,
                                strlen(STORE_FORMAT_KEY), &v, &len),
                      0);
-    ck_assert_mem_eq(v, "\0\0\0\1", 4);
+    ck_assert_mem_eq(v, "\0\0\0\2", 4);
     snprintf(key, sizeof(key), "f%06d", n - 1);
     ck_assert_int_eq(store_get(t, STORE_DB_CHUNKS, key, strlen(key), &v, &len),
                      0);
@@ -1069,6 +1132,7 @@ suite_store(void)
     tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
     tcase_add_test(tc, test_store_put_get_del);
     tcase_add_test(tc, test_store_nooverwrite);
+    tcase_add_test(tc, test_store_append);
     tcase_add_test(tc, test_store_bad_arguments);
     tcase_add_test(tc, test_store_cursor_order_and_prefix);
     tcase_add_test(tc, test_store_cursor_seek);
