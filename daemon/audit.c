@@ -225,6 +225,15 @@ node_key(uint8_t key[NODE_KEY_LEN], unsigned level, uint64_t index)
     key[8] = (uint8_t)level;
 }
 
+/* The key of that subtree in a store of format 1, which a read-only open
+ * (a backup made before format 2) still reads: level, then index. */
+static void
+node_key_format1(uint8_t key[NODE_KEY_LEN], unsigned level, uint64_t index)
+{
+    key[0] = (uint8_t)level;
+    be_put64(key + 1, index);
+}
+
 /* merkle_node_fn over AUDIT_TREE; |arg| is the transaction. */
 static int
 node_get(void *arg, unsigned level, uint64_t index,
@@ -235,7 +244,10 @@ node_get(void *arg, unsigned level, uint64_t index,
     size_t len;
     int rc;
 
-    node_key(key, level, index);
+    if (store_txn_format(arg) == 1)
+        node_key_format1(key, level, index);
+    else
+        node_key(key, level, index);
     rc = store_get(arg, STORE_DB_AUDIT_TREE, key, sizeof(key), &val, &len);
     if (rc == 0 && len != MERKLE_HASH_LEN)
         rc = ERR_CORRUPT;

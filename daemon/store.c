@@ -70,6 +70,8 @@ struct store {
     _Atomic int fault_commit; /* store__fault_commit */
     _Atomic bool io_failed;   /* a commit failed with an I/O error */
     bool readonly;            /* store_open_readonly: no write txns */
+    uint32_t
+        format; /* of the contents: STORE_FORMAT_VERSION unless read-only */
 };
 
 struct store_txn {
@@ -549,6 +551,17 @@ store_dir_prepare(const char *dir)
     return 0;
 }
 
+/* The LMDB name of database |i| in a store of format |version|: the
+ * current one, except in a read-only open of an older format, which reads
+ * the databases that format had (format 1: "audit-nodes"). */
+static const char *
+store_db_name_in(int i, uint32_t version, bool readonly)
+{
+    if (readonly && version == 1 && i == STORE_DB_AUDIT_TREE)
+        return "audit-nodes";
+    return store_db_names[i];
+}
+
 /* Writes |version| as the format record (in the opening txn). */
 static int
 store_format_put(struct store *s, MDB_txn *txn, uint32_t version,
@@ -567,8 +580,8 @@ store_format_put(struct store *s, MDB_txn *txn, uint32_t version,
 }
 
 /* Writes the format record of a fresh store, or checks an existing one:
- * |*version| is then its format, older than STORE_FORMAT_VERSION only in
- * a read-write open (store_upgrade converts it). */
+ * |*version| is then its format, which a read-write open converts when
+ * older (store_upgrade) and a read-only open reads as it is. */
 static int
 store_format_check(struct store *s, MDB_txn *txn, const char *dir, bool fresh,
                    uint32_t *version_out)
@@ -609,13 +622,6 @@ store_format_check(struct store *s, MDB_txn *txn, const char *dir, bool fresh,
         log_warnx("data directory %s holds store format %u, which this "
                   "dossierd (format %u) cannot read and no migration "
                   "converts",
-                  dir, version, STORE_FORMAT_VERSION);
-        return ERR_CONFIG;
-    }
-    if (version != STORE_FORMAT_VERSION && s->readonly) {
-        log_warnx("data directory %s holds store format %u, older than "
-                  "format %u: start dossierd on it once to convert it, "
-                  "then open it read-only",
                   dir, version, STORE_FORMAT_VERSION);
         return ERR_CONFIG;
     }
@@ -679,8 +685,8 @@ store_upgrade_audit_tree(struct store *s, MDB_txn *txn, const char *dir)
         return store_fail(__func__, "moving the audit subtree hashes", rc);
     if ((rc = mdb_drop(txn, old, 1)) != 0)
         return store_fail(__func__, "deleting audit-nodes", rc);
-    log_info("store dir=%s format 1 -> 2: %llu audit subtree hashes moved "
-             "to audit-tree",
+    log_info("store format converted dir=%s from=1 to=2 "
+             "subtree_hashes=%llu",
              dir, (unsigned long long)moved);
     return 0;
 }
@@ -747,11 +753,12 @@ store_dbs_open(struct store *s, const char *dir)
             rc = ERR_INVALID;
             goto fail;
         }
-        rc = mdb_dbi_open(txn, store_db_names[i], flags, &s->dbi[i]);
+        rc = mdb_dbi_open(txn, store_db_name_in(i, version, s->readonly), flags,
+                          &s->dbi[i]);
         if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
             log_warnx("data directory %s holds an LMDB environment that is "
                       "not a dossierd store (no \"%s\" database)",
-                      dir, store_db_names[i]);
+                      dir, store_db_name_in(i, version, s->readonly));
             rc = ERR_CONFIG;
             goto fail;
         }
@@ -765,9 +772,12 @@ store_dbs_open(struct store *s, const char *dir)
                 goto fail;
         }
     }
-    if (version != STORE_FORMAT_VERSION &&
-        (rc = store_upgrade(s, txn, dir, version)) != 0)
-        goto fail;
+    if (version != STORE_FORMAT_VERSION && !s->readonly) {
+        if ((rc = store_upgrade(s, txn, dir, version)) != 0)
+            goto fail;
+        version = STORE_FORMAT_VERSION;
+    }
+    s->format = version;
     rc = mdb_txn_commit(txn);
     txn = NULL;
     if (rc != 0) {
@@ -1135,6 +1145,12 @@ store_get(struct store_txn *t, enum store_db db, const void *key,
     *val = v.mv_data;
     *val_len = v.mv_size;
     return 0;
+}
+
+uint32_t
+store_txn_format(const struct store_txn *t)
+{
+    return t->store->format;
 }
 
 int

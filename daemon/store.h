@@ -72,7 +72,9 @@ enum store_db {
  * big-endian integer, written when the store is created and checked at
  * every open.  Raise it when a change makes old data unreadable as is, and
  * convert the older formats in store.c (store_upgrade), in the opening
- * transaction of a read-write open; a read-only open refuses them.
+ * transaction of a read-write open.  A read-only open (backups, status)
+ * does not convert: it opens the databases of the store's own format,
+ * and the reader of a changed layout asks store_txn_format().
  *  1: the audit log's subtree hashes in "audit-nodes", keyed by level then
  *     index: each level grew at its own end of the tree, so every commit
  *     dirtied a page per level.
@@ -284,6 +286,13 @@ int store_get(struct store_txn *t, enum store_db db, const void *key,
  */
 int store_put(struct store_txn *t, enum store_db db, const void *key,
               size_t key_len, const void *val, size_t val_len, unsigned flags);
+
+/*
+ * The format of the contents |t| reads: STORE_FORMAT_VERSION, or in a
+ * read-only open of an older store, that store's format (at least
+ * STORE_FORMAT_UPGRADE_FROM).  Any thread.
+ */
+uint32_t store_txn_format(const struct store_txn *t);
 
 /*
  * Deletes |key| from |db| in write transaction |t|, which may then put

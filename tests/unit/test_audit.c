@@ -1088,12 +1088,14 @@ store_format_of(const char *dir, bool *has_old)
 /* A store of format 1 (subtree hashes keyed by level first) is converted
  * at its first read-write open: the same roots and proofs, the checkpoint
  * handed out before still matching, appends going on after; a read-only
- * open refuses it untouched; a damaged one is refused and left as is. */
+ * open reads it as it is, untouched; a damaged one is refused and left as
+ * is. */
 START_TEST(test_format1_converted)
 {
     static uint8_t leaves[MAXN][H];
     struct store_stat st;
     struct store *s = NULL;
+    struct store_txn *t;
     bool has_old;
     const int n = 37, more = 28;
     struct fx f;
@@ -1108,9 +1110,19 @@ START_TEST(test_format1_converted)
     ck_assert_uint_eq(store_format_of(data_dir, &has_old), 1);
     ck_assert(has_old);
 
-    ck_assert_int_eq(store_open_readonly(data_dir, false, &s), ERR_CONFIG);
-    ck_assert_ptr_null(s);
+    /* Read-only (status, a backup made before format 2): read as it is,
+     * the same roots, proofs and full check, and left unchanged. */
+    memset(&f, 0, sizeof(f));
+    ck_assert_int_eq(store_open_readonly(data_dir, true, &f.s), 0);
+    ck_assert_int_eq(audit_open(f.s, NULL, key_path, cp_path, &f.a), 0);
+    tree_check(&f, leaves, (uint64_t)n);
+    t = fx_read(&f);
+    ck_assert_int_eq(audit_verify(f.a, t, NULL), 0);
+    store_txn_abort(t);
+    audit_close(f.a);
+    store_close(f.s);
     ck_assert_uint_eq(store_format_of(data_dir, &has_old), 1);
+    ck_assert(has_old);
 
     /* The checkpoint's root is found again: open compares them. */
     ck_assert_int_eq(fx_open(&f, data_dir, cp_path), 0);
