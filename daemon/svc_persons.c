@@ -201,6 +201,7 @@ persons_find_by_nir(struct call *c, const uint8_t *msg, size_t len)
         DOSSIER__V1__FIND_BY_NIR_RESPONSE__INIT;
     char nir[NIR_STR] = "";
     char id[VAULT_ID_STR];
+    struct policy_request r = {0};
     const char *why = NULL;
     struct vault_id vid;
     int rc;
@@ -215,6 +216,13 @@ persons_find_by_nir(struct call *c, const uint8_t *msg, size_t len)
         svc__deny(c, POLICY_FIND_BY_NIR, NULL, why);
         goto out;
     }
+    /* A lookup is an access like a read: the agency states why, and the
+     * entry says it (a consent id, meaningless before the dossier is
+     * known, is only checked for its form). */
+    if (svc__basis(c, req->basis, &r) != 0)
+        goto out;
+    call_audit_set(c, CALL_AUDIT_PURPOSE, r.purpose_code);
+    call_audit_set(c, CALL_AUDIT_CASE, r.case_reference);
     if (nir_normalize(req->nir, nir, &why) != 0) {
         call_finish(c, RPC_INVALID_ARGUMENT, "nir: %s", why);
         goto out;

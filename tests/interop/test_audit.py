@@ -652,7 +652,8 @@ def setup_visibility(w, st):
         print("#   %s on A refused: %s" % (api.kind, det))
     # caf-75 looks A up by NIR (the NIR itself never reaches the log).
     found = w.caf.must("Persons/FindByNir", PB.persons.FindByNirRequest(
-        nir=w.nirs["aud-alice"], basis=basis())).dossier_id
+        nir=w.nirs["aud-alice"],
+        basis=basis(case="lookup-aud-alice"))).dossier_id
     assert found == a, "FindByNir found %s, want %s" % (found, a)
     print("#   A = %s, B = %s, consent %s" % (a, b, st["consent"]))
     print("#   caf-75 on B refused: %s" % st["deny_caf_b"])
@@ -755,6 +756,12 @@ def run_visibility(checks, w):
             if e.dossier_id != a:
                 named.append("Persons.FindByNir: dossier_id %r, want the "
                              "dossier found %s" % (e.dossier_id, a))
+            if e.purpose_code != PURPOSE or \
+                    e.case_reference != "lookup-aud-alice":
+                named.append("Persons.FindByNir: purpose %r, case %r, "
+                             "want the basis stated %r, %r" % (
+                                 e.purpose_code, e.case_reference, PURPOSE,
+                                 "lookup-aud-alice"))
             if w.nirs["aud-alice"] in str(e):
                 problems.append("the NIR looked up is in the log: %s" %
                                 edesc(e))

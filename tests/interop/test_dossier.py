@@ -642,6 +642,11 @@ def bad_input(checks, s):
                        "nir")
     expect_invalid("FindByNir: NIR with a wrong key",
                    lambda: call_code(caf.find, wrong_key), "nir")
+    expect_invalid("FindByNir: an agency without a purpose",
+                   lambda: call_code(caf.find_stub,
+                                     s.pb.persons.FindByNirRequest(
+                                         nir=good), timeout=10),
+                   "basis.purpose_code")
     small = b"%PDF-1.4 bad input test\n"
 
     def put(**kw):
