@@ -73,8 +73,8 @@ print_keys(const char *dir)
     closedir(d);
     qsort(names, n, sizeof(*names), cmp_name);
     printf("keys / clés: %s\n", dir);
-    printf("  %-40s %-5s %-10s %s\n", "file / fichier", "mode",
-           "age (days)", "");
+    printf("  %-40s %-5s %-10s %s\n", "file / fichier", "mode", "age (days)",
+           "");
     for (size_t i = 0; i < n; i++) {
         struct stat st;
         char extra[128] = "";
@@ -91,8 +91,8 @@ print_keys(const char *dir)
 
             if (devpki_cert_load(path, &c) == 0 &&
                 ASN1_TIME_to_tm(X509_get0_notAfter(c), &tm) == 1)
-                strftime(extra, sizeof(extra),
-                         "expires / expire le %Y-%m-%d", &tm);
+                strftime(extra, sizeof(extra), "expires / expire le %Y-%m-%d",
+                         &tm);
             X509_free(c);
             ERR_clear_error();
         }
@@ -117,7 +117,10 @@ print_keys(const char *dir)
 static int
 print_dek_ids(struct store *ks, uint32_t current)
 {
-    struct { uint32_t id; uint64_t n; } ids[64];
+    struct {
+        uint32_t id;
+        uint64_t n;
+    } ids[64];
     size_t nids = 0;
     uint64_t other = 0;
     struct store_txn *t;
@@ -176,6 +179,13 @@ print_store(const char *label, const char *dir, struct store **out)
         return rc;
     }
     printf("%s: %s\n", label, dir);
+    if (st.format != STORE_FORMAT_VERSION)
+        printf("  format %u, older than %u: dossierd converts it at its next "
+               "start / format plus ancien : dossierd le convertit à son "
+               "prochain démarrage\n",
+               st.format, STORE_FORMAT_VERSION);
+    else
+        printf("  format %u\n", st.format);
     printf("  map size / taille max: %" PRIu64 " bytes; in use / utilisés: "
            "%" PRIu64 " (%.2f%%); file / fichier: %" PRIu64
            "; reserve: %" PRIu64 "%s\n",

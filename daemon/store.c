@@ -1402,6 +1402,7 @@ store_stat(struct store *s, struct store_stat *st)
     int rc;
 
     memset(st, 0, sizeof(*st));
+    st->format = s->format;
     rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0) {
         txn = NULL;

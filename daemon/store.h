@@ -147,6 +147,7 @@ struct store_stat {
     uint64_t last_txn;      /* id of the last committed write txn */
     uint64_t reserve_bytes; /* the reserve kept for deletes */
     bool puts_refused;      /* in use reaches the reserve: ERR_FULL */
+    uint32_t format;        /* of the contents, as store_txn_format() */
     uint64_t entries[STORE_DB_COUNT]; /* records in each database */
 };
 

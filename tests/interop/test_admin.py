@@ -172,8 +172,9 @@ def main():
                 assert f.read() == before, "init replaced master-1.key"
             rc, out = admin(["status", "--dir", k, "--data", data])
             assert "data store" in out and "master-1" in out, out
+            assert out.count("  format 2\n") == 2, out  # both stores
         ta.ran(checks, "init: keys and empty stores; a second run keeps the "
-               "keys; status reads them", init)
+               "keys; status reads them and their format", init)
 
         d.start()
         w = ta.World(d)

@@ -1114,6 +1114,8 @@ START_TEST(test_format1_converted)
      * the same roots, proofs and full check, and left unchanged. */
     memset(&f, 0, sizeof(f));
     ck_assert_int_eq(store_open_readonly(data_dir, true, &f.s), 0);
+    ck_assert_int_eq(store_stat(f.s, &st), 0);
+    ck_assert_uint_eq(st.format, 1);
     ck_assert_int_eq(audit_open(f.s, NULL, key_path, cp_path, &f.a), 0);
     tree_check(&f, leaves, (uint64_t)n);
     t = fx_read(&f);
@@ -1135,6 +1137,7 @@ START_TEST(test_format1_converted)
         ent_leaf(i, "caf", T0 + 1000, leaves[i]);
     tree_check(&f, leaves, (uint64_t)(n + more));
     ck_assert_int_eq(store_stat(f.s, &st), 0);
+    ck_assert_uint_eq(st.format, STORE_FORMAT_VERSION);
     ck_assert_uint_eq(st.entries[STORE_DB_AUDIT_TREE],
                       2 * (uint64_t)(n + more) -
                           (uint64_t)__builtin_popcount(n + more));
