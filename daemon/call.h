@@ -112,6 +112,13 @@ struct method {
 void call_log_note(struct call *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Like call_log_note, for one pair " |key|=|val|", " |key|="|val|""
+ * (|val| without '"') or " |key|=|v|", without printf (for what every
+ * read notes).  Loop thread. */
+void call_log_note_str(struct call *c, const char *key, const char *val);
+void call_log_note_quoted(struct call *c, const char *key, const char *val);
+void call_log_note_int(struct call *c, const char *key, int64_t v);
+
 /* The identity proven by the caller's certificate; never NULL.  Valid for
  * the call's lifetime. */
 const struct principal *call_principal(const struct call *c);

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -144,35 +145,40 @@ log_put_quoted(char *line, size_t size, size_t *n, const char *s, size_t len)
         line[(*n)++] = '"';
 }
 
+/* Appends the |len| bytes at |s| to |line| at |*n|, bounded by |size|. */
+static void
+log_put(char *line, size_t size, size_t *n, const char *s, size_t len)
+{
+    if (len > size - *n)
+        len = size - *n;
+    memcpy(line + *n, s, len);
+    *n += len;
+}
+
 /*
- * Formats one line: "level=L fn=F msg="<text>" k=v... error="<suffix>"".
- * The free text before the first key=value token of the message becomes
- * msg="..."; the pairs follow as written.  Control bytes never reach the
- * output, so one event is always one line.
+ * Writes one line: "level=L fn=F msg="<text>" k=v... error="<suffix>"",
+ * from the |tlen| bytes of message |text|.  The free text before the
+ * first key=value token of the message becomes msg="..."; the pairs
+ * follow as written.  Control bytes never reach the output, so one event
+ * is always one line.
  */
 static void
-log_vprint(enum log_level level, const char *fn, const char *suffix,
-           const char *fmt, va_list ap)
+log_emit(enum log_level level, const char *fn, const char *suffix,
+         const char *text, size_t tlen)
 {
-    char line[1280], text[1024];
-    size_t n, tlen, split;
-    int m;
+    char line[1280];
+    size_t n = 0, split;
 
-    if (level > log_max)
-        return;
-    m = vsnprintf(text, sizeof(text), fmt, ap);
-    if (m < 0)
-        return;
-    tlen = (size_t)m < sizeof(text) ? (size_t)m : sizeof(text) - 1;
     for (split = 0; split < tlen; split++)
         if ((split == 0 || text[split - 1] == ' ') &&
             log_is_pair(text + split))
             break;
-    m = snprintf(line, sizeof(line), "level=%s fn=%s", level_names[level],
-                 fn);
-    if (m < 0 || (size_t)m >= sizeof(line) / 2)
-        return;
-    n = (size_t)m;
+    /* The prefix takes at most half the line: fn is a function's name. */
+    log_put(line, sizeof(line) / 2, &n, "level=", 6);
+    log_put(line, sizeof(line) / 2, &n, level_names[level],
+            strlen(level_names[level]));
+    log_put(line, sizeof(line) / 2, &n, " fn=", 4);
+    log_put(line, sizeof(line) / 2, &n, fn, strlen(fn));
     if (split > 0) {
         size_t mlen = split;
 
@@ -204,6 +210,100 @@ log_vprint(enum log_level level, const char *fn, const char *suffix,
     }
     log_flush(); /* in order: what was deferred, then this */
     log_write(line, n);
+}
+
+static void
+log_vprint(enum log_level level, const char *fn, const char *suffix,
+           const char *fmt, va_list ap)
+{
+    char text[LOG_TEXT_MAX];
+    int m;
+
+    if (level > log_max)
+        return;
+    m = vsnprintf(text, sizeof(text), fmt, ap);
+    if (m < 0)
+        return;
+    log_emit(level, fn, suffix, text,
+             (size_t)m < sizeof(text) ? (size_t)m : sizeof(text) - 1);
+}
+
+bool
+log_enabled(enum log_level level)
+{
+    return level <= log_max;
+}
+
+void
+log_kv_init(struct log_kv *l, char *buf, size_t cap, size_t len)
+{
+    l->buf = buf;
+    l->cap = cap;
+    l->len = len < cap ? len : (cap > 0 ? cap - 1 : 0);
+    if (cap > 0)
+        l->buf[l->len] = '\0';
+}
+
+void
+log_kv_raw(struct log_kv *l, const char *s, size_t n)
+{
+    if (l->cap == 0)
+        return;
+    if (n > l->cap - 1 - l->len)
+        n = l->cap - 1 - l->len;
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+    l->buf[l->len] = '\0';
+}
+
+/* Appends " key=". */
+static void
+log_kv_key(struct log_kv *l, const char *key)
+{
+    log_kv_raw(l, " ", 1);
+    log_kv_raw(l, key, strlen(key));
+    log_kv_raw(l, "=", 1);
+}
+
+void
+log_kv_str(struct log_kv *l, const char *key, const char *val)
+{
+    log_kv_key(l, key);
+    log_kv_raw(l, val, strlen(val));
+}
+
+void
+log_kv_quoted(struct log_kv *l, const char *key, const char *val)
+{
+    log_kv_key(l, key);
+    log_kv_raw(l, "\"", 1);
+    log_kv_raw(l, val, strlen(val));
+    log_kv_raw(l, "\"", 1);
+}
+
+void
+log_kv_i64(struct log_kv *l, const char *key, int64_t v)
+{
+    char digits[24];
+    size_t n = sizeof(digits);
+    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+    do {
+        digits[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        digits[--n] = '-';
+    log_kv_key(l, key);
+    log_kv_raw(l, digits + n, sizeof(digits) - n);
+}
+
+void
+log_kv_print(enum log_level level, const char *fn, const struct log_kv *l)
+{
+    if (level > log_max)
+        return;
+    log_emit(level, fn, NULL, l->buf, l->len);
 }
 
 void

@@ -18,6 +18,8 @@
 #define DOSSIER_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
@@ -49,6 +51,41 @@ void log_print_errno(const char *fn, const char *fmt, ...)
 /* Logs at LOG_LVL_ERROR and exits with status 1. */
 void log_fatal(const char *fn, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
+
+/* Longest message text, before the level and fn are added. */
+#define LOG_TEXT_MAX 1024
+
+/* Whether lines of |level| are printed (see log_set_level). */
+bool log_enabled(enum log_level level);
+
+/*
+ * A message's text built without printf, for the lines written on every
+ * call (the event loop's per-call line): each log_kv_* appends to the
+ * caller's |buf|, cutting what does not fit and keeping it NUL-terminated,
+ * and log_kv_print prints the text as log_print would print the same
+ * text.  The builder owns nothing; it lives as long as |buf|.
+ */
+struct log_kv {
+    char *buf;
+    size_t cap; /* bytes at buf, the NUL included */
+    size_t len; /* text so far */
+};
+
+/* Starts a builder on |buf| (|cap| bytes, > 0), whose first |len| bytes
+ * are already text (0 for an empty one). */
+void log_kv_init(struct log_kv *l, char *buf, size_t cap, size_t len);
+/* Appends the |n| bytes at |s| as they are. */
+void log_kv_raw(struct log_kv *l, const char *s, size_t n);
+/* Appends " key=val" (a blank first, always: start the text with its
+ * free words, if any, with log_kv_raw). */
+void log_kv_str(struct log_kv *l, const char *key, const char *val);
+/* Appends " key=\"val\"": |val| must hold no '"'. */
+void log_kv_quoted(struct log_kv *l, const char *key, const char *val);
+/* Appends " key=<v in decimal>". */
+void log_kv_i64(struct log_kv *l, const char *key, int64_t v);
+/* Prints the text of |l| at |level| under |fn|, as log_print would. */
+void log_kv_print(enum log_level level, const char *fn,
+                  const struct log_kv *l);
 
 #define log_debug(...) log_print(LOG_LVL_DEBUG, __func__, __VA_ARGS__)
 #define log_info(...) log_print(LOG_LVL_INFO, __func__, __VA_ARGS__)

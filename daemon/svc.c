@@ -210,10 +210,17 @@ struct svc_decide {
     char chain[PRINCIPAL_URI_MAX + VAULT_ID_STR + 2];
 };
 
+/* Copies |src| (NULL: "") into |dst| of |len| > 0 bytes, cut to fit. */
 static void
 copy_str(char *dst, size_t len, const char *src)
 {
-    snprintf(dst, len, "%s", src != NULL ? src : "");
+    size_t n;
+
+    if (src == NULL)
+        src = "";
+    n = strnlen(src, len - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 
 static void
@@ -357,10 +364,20 @@ svc__decide(struct call *c, const struct policy_request *r, svc_decided_fn *fn,
     {
         const char *path = call_method(c)->path;
         const char *svc = strrchr(path, '.'), *slash = strrchr(path, '/');
-        if (svc != NULL && slash != NULL && slash > svc)
-            snprintf(op->action, sizeof(op->action), "%.*s.%s",
-                     (int)(slash - svc - 1), svc + 1, slash + 1);
-        else
+        if (svc != NULL && slash != NULL && slash > svc) {
+            /* "Service.Method", cut to fit, without printf (every call
+             * that is decided on comes here). */
+            size_t sl = (size_t)(slash - svc - 1), ml = strlen(slash + 1);
+
+            if (sl > sizeof(op->action) - 2)
+                sl = sizeof(op->action) - 2;
+            if (ml > sizeof(op->action) - 2 - sl)
+                ml = sizeof(op->action) - 2 - sl;
+            memcpy(op->action, svc + 1, sl);
+            op->action[sl] = '.';
+            memcpy(op->action + sl + 1, slash + 1, ml);
+            op->action[sl + 1 + ml] = '\0';
+        } else
             copy_str(op->action, sizeof(op->action), path);
     }
     vault_id_format(&r->person->id, op->dossier);

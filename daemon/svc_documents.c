@@ -97,14 +97,17 @@ free_facts(Dossier__V1__AgencyFact **v, size_t n)
 }
 
 /* Notes what a read relied on (consent, mandate and chain) in the call's
- * log line; ids only. */
+ * log line; ids only.  The basis ("consent <id>") is quoted: it has a
+ * blank. */
 static void
 docs_log_basis(struct call *c, const struct policy_decision *d)
 {
-    if (d->mandate_id[0] != '\0')
-        call_log_note(c, "under=%s chain=\"%s\"", d->basis, d->chain);
-    else if (d->consent_id[0] != '\0')
-        call_log_note(c, "under=%s spent=%zu", d->basis, d->n_spent);
+    if (d->mandate_id[0] != '\0') {
+        call_log_note(c, "under=\"%s\" chain=\"%s\"", d->basis, d->chain);
+    } else if (d->consent_id[0] != '\0') {
+        call_log_note_quoted(c, "under", d->basis);
+        call_log_note_int(c, "spent", (int64_t)d->n_spent);
+    }
 }
 
 /* --- Get / LatestValid: the stream ----------------------------------- */
@@ -268,8 +271,9 @@ docstream_start(struct call *c, struct docstream *s)
         return;
     }
     vault_id_format(&s->id, id);
-    call_log_note(c, "dossier=%s document=%s version=%d", id,
-                  s->doc.meta->document_id, s->doc.meta->version);
+    call_log_note_str(c, "dossier", id);
+    call_log_note_str(c, "document", s->doc.meta->document_id);
+    call_log_note_int(c, "version", s->doc.meta->version);
     docstream_pump(c);
 }
 

@@ -56,6 +56,7 @@ from cryptography.exceptions import InvalidSignature
 import importlib
 import os
 import random
+import re
 import shutil
 import signal
 import sys
@@ -668,6 +669,31 @@ def run_cross(checks, w):
         assert c == SC.OK, "the agency cannot read A under consent: %s %r" % (
             c.name, det)
     checks.run("cross: caf-75 reads A's avis under A's consent", ok_a)
+
+    def call_line():
+        # The read's one log line says what it relied on, in key=value
+        # tokens only: the basis has a blank ("consent <id>"), so it is
+        # quoted (it was not: under=consent <id> left a stray token).
+        line = None
+        for _ in range(50):
+            for l in w.d.log_text().splitlines():
+                if "method=/dossier.v1.Documents/Get " in l and \
+                        (" document=%s " % doc_a) in l and "under=" in l:
+                    line = l
+            if line:
+                break
+            time.sleep(0.1)
+        assert line, "no call line for the read of A's document"
+        print("#   " + line)
+        assert re.search(r' under="consent c[0-9a-z]{26}" spent=\d+ '
+                         r'dossier=%s document=%s version=1$' % (a, doc_a),
+                         line), line
+        rest = line.split(' msg="call" ', 1)[1]
+        tokens = re.findall(r'([a-z_.]+)=("[^"]*"|\S+)( |$)', rest)
+        assert "".join(k + "=" + v + sp for k, v, sp in tokens) == rest, \
+            "not key=value tokens: %r" % rest
+    checks.run("cross: the read's call line names its consent, quoted",
+               call_line)
 
     def denied(label, rpc, req):
         def run():
