@@ -188,12 +188,19 @@ log_emit(enum log_level level, const char *fn, const char *suffix,
         n += 5;
         log_put_quoted(line, sizeof(line) - 1, &n, text, mlen);
     }
-    for (size_t i = split; i < tlen && n + 2 < sizeof(line); i++) {
-        unsigned char c = (unsigned char)text[i];
+    if (split < tlen && n + 3 < sizeof(line)) {
+        /* The pairs as written, cut to fit (room kept for the newline),
+         * copied whole, then their control bytes replaced. */
+        size_t k = tlen - split, room = sizeof(line) - 2 - (n + 1);
 
-        if (i == split)
-            line[n++] = ' ';
-        line[n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+        line[n++] = ' ';
+        if (k > room)
+            k = room;
+        memcpy(line + n, text + split, k);
+        for (size_t i = n; i < n + k; i++)
+            if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+                line[i] = '?';
+        n += k;
     }
     if (suffix != NULL && n + 10 < sizeof(line)) {
         memcpy(line + n, " error=", 7);

@@ -147,22 +147,41 @@ vault__seal_msg(const struct vault_person *p, const uint8_t *aad,
     return rc;
 }
 
+/* Stored records are small (hundreds of bytes): they are opened on the
+ * stack, without an allocation, up to this size; larger ones in a buffer
+ * of their own. */
+#define VAULT_MSG_STACK 2048
+
 int
 vault__open_msg(const struct vault_person *p, const uint8_t *aad,
                 size_t aadlen, const void *sealed, size_t len,
                 const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
 {
+    uint8_t small[VAULT_MSG_STACK];
     struct buf plain;
+    const uint8_t *pt = small;
+    size_t ptlen = crypto_open_len(len), wipe = 0;
     int rc;
 
     buf_init(&plain);
-    if ((rc = crypto_open_buf(p->dek, aad, aadlen, sealed, len, &plain)) != 0)
-        goto done;
-    *out = protobuf_c_message_unpack(desc, NULL, buf_size(&plain),
-                                     buf_peek(&plain));
+    if (ptlen <= sizeof(small)) {
+        /* crypto_open wipes what it wrote if it fails. */
+        if ((rc = crypto_open(p->dek, aad, aadlen, sealed, len, small,
+                              &ptlen)) != 0)
+            goto done;
+        wipe = ptlen;
+    } else {
+        if ((rc = crypto_open_buf(p->dek, aad, aadlen, sealed, len,
+                                  &plain)) != 0)
+            goto done;
+        pt = buf_peek(&plain);
+        ptlen = buf_size(&plain);
+    }
+    *out = protobuf_c_message_unpack(desc, NULL, ptlen, pt);
     /* Authentic bytes that do not parse: written by a bug, not a thief. */
     rc = *out != NULL ? 0 : ERR_CORRUPT;
 done:
+    crypto_wipe(small, wipe);
     buf_wipe(&plain);
     return rc;
 }

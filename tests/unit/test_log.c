@@ -6,10 +6,12 @@
  * lines (log_defer) kept until log_flush, a warning writing them first,
  * and none lost or reordered when they overflow the buffer; a log file
  * larger than the write-back step (log.c) keeps every line, in order,
- * and errno survives the lines that start its write-back.
+ * and errno survives the lines that start its write-back; the line
+ * log_kv builds without printf is the one log_print makes.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +91,50 @@ START_TEST(test_log_levels_and_length)
     ck_assert_int_lt(strlen(got), 1400);
     ck_assert_int_eq(got[strlen(got) - 1], '\n');
     ck_assert_ptr_eq(strchr(got, '\n'), got + strlen(got) - 1);
+}
+END_TEST
+
+/* log_kv builds the same line as log_print without printf: integers of
+ * both signs, quoted values, control bytes replaced, a text cut to its
+ * buffer and still NUL-terminated, notes appended to existing text. */
+START_TEST(test_log_kv)
+{
+    char text[LOG_TEXT_MAX], small[16];
+    struct log_kv l;
+    const char *got;
+
+    testutil_capture_begin(dir);
+    log_kv_init(&l, text, sizeof(text), 0);
+    log_kv_raw(&l, "call", 4);
+    log_kv_str(&l, "method", "/a.B/C");
+    log_kv_i64(&l, "code", 0);
+    log_kv_i64(&l, "min", INT64_MIN);
+    log_kv_i64(&l, "max", INT64_MAX);
+    log_kv_quoted(&l, "under", "consent c1");
+    log_kv_str(&l, "bad", "a\nb");
+    log_kv_print(LOG_LVL_INFO, "call", &l);
+    log_info("call method=%s code=%d min=%lld max=%lld under=\"%s\" bad=%s",
+             "/a.B/C", 0, (long long)INT64_MIN, (long long)INT64_MAX,
+             "consent c1", "a\nb");
+    log_kv_print(LOG_LVL_DEBUG, "call", &l); /* below the level: nothing */
+    got = testutil_capture_end();
+    ck_assert_str_eq(got,
+                     "level=info fn=call msg=\"call\" method=/a.B/C code=0 "
+                     "min=-9223372036854775808 max=9223372036854775807 "
+                     "under=\"consent c1\" bad=a?b\n"
+                     "level=info fn=test_log_kv_fn msg=\"call\" "
+                     "method=/a.B/C code=0 min=-9223372036854775808 "
+                     "max=9223372036854775807 under=\"consent c1\" "
+                     "bad=a?b\n");
+
+    /* Cut to fit, NUL-terminated; appended to the text already there. */
+    memcpy(small, " a=1", 5);
+    log_kv_init(&l, small, sizeof(small), 4);
+    log_kv_str(&l, "dossier", "d1234567890");
+    ck_assert_uint_eq(l.len, sizeof(small) - 1);
+    ck_assert_str_eq(small, " a=1 dossier=d1");
+    log_kv_i64(&l, "more", 7);
+    ck_assert_str_eq(small, " a=1 dossier=d1");
 }
 END_TEST
 
@@ -201,6 +247,7 @@ suite_log(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_log_pairs);
     tcase_add_test(tc, test_log_escapes);
+    tcase_add_test(tc, test_log_kv);
     tcase_add_test(tc, test_log_levels_and_length);
     tcase_add_test(tc, test_log_deferred);
     tcase_add_test(tc, test_log_file_writeback);
