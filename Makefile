@@ -32,7 +32,8 @@ DEB_TEST  := python3 python3-grpcio python3-protobuf python3-cryptography \
 	nghttp2-client \
 	nghttp2-server valgrind prometheus \
 	clang libclang-rt-14-dev \
-	tmux chromium groff-base
+	tmux chromium groff-base \
+	debhelper dpkg-dev fakeroot
 
 PKGS     := libuv lmdb libprotobuf-c openssl libnghttp2
 CC       ?= cc
