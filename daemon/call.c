@@ -92,7 +92,7 @@ struct call {
     bool counted;      /* metrics_call_observe has run */
     const char *http_status; /* a bare HTTP error answered, or NULL */
     char log_note[CALL_LOG_NOTE_MAX]; /* see call_log_note */
-    size_t log_note_len;
+    struct log_kv note;               /* the text in log_note */
 };
 
 static void call_free(struct call *c);
@@ -119,57 +119,34 @@ call__new(struct h2 *h, int32_t stream_id, struct server *s,
     c->start_ns = uv_hrtime();
     rpc_reader_init(&c->reader, server_config(s)->max_message);
     buf_init(&c->out);
+    log_kv_init(&c->note, c->log_note, sizeof(c->log_note), 0);
     return c;
 }
 
 void
 call_log_note(struct call *c, const char *fmt, ...)
 {
-    size_t room = sizeof(c->log_note) - c->log_note_len;
+    size_t room = c->note.cap - c->note.len;
     va_list ap;
     int n;
 
-    if (room <= 1)
+    if (room <= 2)
         return;
-    c->log_note[c->log_note_len] = ' ';
+    log_kv_raw(&c->note, " ", 1);
     va_start(ap, fmt);
-    n = vsnprintf(c->log_note + c->log_note_len + 1, room - 1, fmt, ap);
+    n = vsnprintf(c->log_note + c->note.len, room - 1, fmt, ap);
     va_end(ap);
     if (n < 0) {
-        c->log_note[c->log_note_len] = '\0';
+        c->log_note[--c->note.len] = '\0';
         return;
     }
-    c->log_note_len += (size_t)n + 1 < room ? (size_t)n + 1 : room - 1;
+    c->note.len += (size_t)n < room - 2 ? (size_t)n : room - 2;
 }
 
-void
-call_log_note_str(struct call *c, const char *key, const char *val)
+struct log_kv *
+call_log_kv(struct call *c)
 {
-    struct log_kv l;
-
-    log_kv_init(&l, c->log_note, sizeof(c->log_note), c->log_note_len);
-    log_kv_str(&l, key, val);
-    c->log_note_len = l.len;
-}
-
-void
-call_log_note_quoted(struct call *c, const char *key, const char *val)
-{
-    struct log_kv l;
-
-    log_kv_init(&l, c->log_note, sizeof(c->log_note), c->log_note_len);
-    log_kv_quoted(&l, key, val);
-    c->log_note_len = l.len;
-}
-
-void
-call_log_note_int(struct call *c, const char *key, int64_t v)
-{
-    struct log_kv l;
-
-    log_kv_init(&l, c->log_note, sizeof(c->log_note), c->log_note_len);
-    log_kv_i64(&l, key, v);
-    c->log_note_len = l.len;
+    return &c->note;
 }
 
 const struct principal *
@@ -956,7 +933,7 @@ call_log_end(const struct call *c, bool was_finished, uint32_t error_code)
     log_kv_raw(&l, frac, sizeof(frac));
     log_kv_i64(&l, "messages_in", (int64_t)c->messages_in);
     log_kv_i64(&l, "stream", c->stream_id);
-    log_kv_raw(&l, c->log_note, c->log_note_len);
+    log_kv_raw(&l, c->note.buf, c->note.len);
     log_kv_print(LOG_LVL_INFO, "call", &l);
 }
 

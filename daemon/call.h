@@ -112,12 +112,12 @@ struct method {
 void call_log_note(struct call *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Like call_log_note, for one pair " |key|=|val|", " |key|="|val|""
- * (|val| without '"') or " |key|=|v|", without printf (for what every
- * read notes).  Loop thread. */
-void call_log_note_str(struct call *c, const char *key, const char *val);
-void call_log_note_quoted(struct call *c, const char *key, const char *val);
-void call_log_note_int(struct call *c, const char *key, int64_t v);
+struct log_kv;
+
+/* The call's notes (what call_log_note adds), for log_kv_* to append
+ * pairs to without printf: what every read notes.  Valid for the call's
+ * lifetime.  Loop thread. */
+struct log_kv *call_log_kv(struct call *c);
 
 /* The identity proven by the caller's certificate; never NULL.  Valid for
  * the call's lifetime. */

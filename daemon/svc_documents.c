@@ -105,8 +105,8 @@ docs_log_basis(struct call *c, const struct policy_decision *d)
     if (d->mandate_id[0] != '\0') {
         call_log_note(c, "under=\"%s\" chain=\"%s\"", d->basis, d->chain);
     } else if (d->consent_id[0] != '\0') {
-        call_log_note_quoted(c, "under", d->basis);
-        call_log_note_int(c, "spent", (int64_t)d->n_spent);
+        log_kv_quoted(call_log_kv(c), "under", d->basis);
+        log_kv_i64(call_log_kv(c), "spent", (int64_t)d->n_spent);
     }
 }
 
@@ -271,9 +271,9 @@ docstream_start(struct call *c, struct docstream *s)
         return;
     }
     vault_id_format(&s->id, id);
-    call_log_note_str(c, "dossier", id);
-    call_log_note_str(c, "document", s->doc.meta->document_id);
-    call_log_note_int(c, "version", s->doc.meta->version);
+    log_kv_str(call_log_kv(c), "dossier", id);
+    log_kv_str(call_log_kv(c), "document", s->doc.meta->document_id);
+    log_kv_i64(call_log_kv(c), "version", s->doc.meta->version);
     docstream_pump(c);
 }
 
