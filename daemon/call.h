@@ -115,8 +115,9 @@ void call_log_note(struct call *c, const char *fmt, ...)
 struct log_kv;
 
 /* The call's notes (what call_log_note adds), for log_kv_* to append
- * pairs to without printf: what every read notes.  Valid for the call's
- * lifetime.  Loop thread. */
+ * pairs to without printf, under call_log_note's rules (ids and counts
+ * only; cut at CALL_LOG_NOTE_MAX).  Valid for the call's lifetime.  Loop
+ * thread. */
 struct log_kv *call_log_kv(struct call *c);
 
 /* The identity proven by the caller's certificate; never NULL.  Valid for

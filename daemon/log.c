@@ -246,16 +246,13 @@ log_kv_init(struct log_kv *l, char *buf, size_t cap, size_t len)
 {
     l->buf = buf;
     l->cap = cap;
-    l->len = len < cap ? len : (cap > 0 ? cap - 1 : 0);
-    if (cap > 0)
-        l->buf[l->len] = '\0';
+    l->len = len < cap ? len : cap - 1;
+    l->buf[l->len] = '\0';
 }
 
 void
 log_kv_raw(struct log_kv *l, const char *s, size_t n)
 {
-    if (l->cap == 0)
-        return;
     if (n > l->cap - 1 - l->len)
         n = l->cap - 1 - l->len;
     memcpy(l->buf + l->len, s, n);

@@ -367,18 +367,17 @@ svc__decide(struct call *c, const struct policy_request *r, svc_decided_fn *fn,
         if (svc != NULL && slash != NULL && slash > svc) {
             /* "Service.Method", cut to fit, without printf (every call
              * that is decided on comes here). */
-            size_t sl = (size_t)(slash - svc - 1), ml = strlen(slash + 1);
+            size_t sl = (size_t)(slash - svc - 1);
 
             if (sl > sizeof(op->action) - 2)
                 sl = sizeof(op->action) - 2;
-            if (ml > sizeof(op->action) - 2 - sl)
-                ml = sizeof(op->action) - 2 - sl;
             memcpy(op->action, svc + 1, sl);
             op->action[sl] = '.';
-            memcpy(op->action + sl + 1, slash + 1, ml);
-            op->action[sl + 1 + ml] = '\0';
-        } else
+            copy_str(op->action + sl + 1, sizeof(op->action) - sl - 1,
+                     slash + 1);
+        } else {
             copy_str(op->action, sizeof(op->action), path);
+        }
     }
     vault_id_format(&r->person->id, op->dossier);
     copy_str(op->object, sizeof(op->object),

@@ -422,16 +422,15 @@ def median(v):
     return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
 
-def paired(run_a, run_b, rounds):
+def paired(key, run_a, run_b, rounds):
     """Runs run_a() then run_b(), |rounds| times, and returns a dict of
-    medians: "a" and "b" (the figure of each side, key |run_a.key|), "cpu_a"
-    and "cpu_b" (server CPU per request, when measured), "ratio" (the
-    median of the rounds' own ratios) and "ratios" (each round's).  The
-    machine's speed drifts by tens of percent within minutes (a shared
+    medians: "a" and "b" (the figure |key| of each side's results),
+    "cpu_a" and "cpu_b" (server CPU per request, when measured), "ratio"
+    (the median of the rounds' own ratios) and "ratios" (each round's).
+    The machine's speed drifts by tens of percent within minutes (a shared
     virtual machine): a ratio of two runs a few seconds apart drifts less
     than one of runs a minute apart, and the median of several such
     ratios is not moved by one disturbed round."""
-    key = run_a.key
     ra, rb = [], []
     for _ in range(rounds):
         ra.append(run_a())
@@ -444,12 +443,6 @@ def paired(run_a, run_b, rounds):
         if all("cpu_us" in r for r in rs):
             out[side] = median([r["cpu_us"] for r in rs])
     return out
-
-
-def measured(key, fn):
-    """|fn| with the result key that paired() compares."""
-    fn.key = key
-    return fn
 
 
 def rounds_note(p, fmt="%.1f%%", scale=100):
@@ -526,9 +519,9 @@ def main():
         peak = None
 
         if only & {"1", "3", "5"}:
-            p = paired(measured("rps", lambda: lg.run(
+            p = paired("rps", lambda: lg.run(
                            dz.port, get1k + shape + pdur, "s1-dossierd",
-                           server_pid=dz.d.pid)),
+                           server_pid=dz.d.pid),
                        lambda: lg.run(ng.port, ["--get", "/1k"] + shape +
                                       pdur, "s1-nghttpd",
                                       server_pid=ng.p.pid), ROUNDS)
@@ -570,9 +563,9 @@ def main():
                         bodies[name]]
                 bshape = ["-c", "2", "-m", "2"] if q else ["-c", "4", "-m",
                                                           "2"]
-                p = paired(measured("rx_mbps", lambda: lg.run(
+                p = paired("rx_mbps", lambda: lg.run(
                                dz.port, body + bshape + pbig_dur,
-                               "s2-dossierd-" + name)),
+                               "s2-dossierd-" + name),
                            lambda: lg.run(ng.port, ["--get", "/" + name] +
                                           bshape + pbig_dur,
                                           "s2-nghttpd-" + name), ROUNDS)
@@ -648,9 +641,9 @@ def main():
                 e = starter(d4.keys, canned_files)
                 procs.append(e)
                 try:
-                    p = paired(measured("rps", lambda: lg4.run(
+                    p = paired("rps", lambda: lg4.run(
                                    d4.port, g4 + shape + pdur, "s4-dossierd",
-                                   server_pid=d4.d.pid)),
+                                   server_pid=d4.d.pid),
                                lambda: lg4.run(e.port, g4 + shape + pdur,
                                                "s4-" + kind,
                                                server_pid=e.p.pid), ROUNDS)
