@@ -67,6 +67,10 @@ struct store {
     bool disk_unsupported;    /* no fallocate here: the map's reserve only */
     _Atomic bool disk_over;   /* no room on disk for the reserve */
     bool disk_audit_over;     /* not even for half of it */
+    /* The written tail (store_tail_write): bytes of the data file known
+     * written, zeros past LMDB's last page.  Writer thread. */
+    uint64_t tail_written;
+    bool tail_failed; /* a write of the tail failed: not tried again */
     _Atomic int fault_commit; /* store__fault_commit */
     _Atomic bool io_failed;   /* a commit failed with an I/O error */
     bool readonly;            /* store_open_readonly: no write txns */
@@ -417,6 +421,73 @@ store_disk_room(struct store *s, uint64_t hw, bool *over, bool *audit_over)
 }
 
 /*
+ * The written tail (STORE_TAIL_AHEAD, store.h).  A commit whose pages land
+ * past the end of the data file changes the file's size (and turns the
+ * blocks fallocate held into written ones), so its fdatasync must commit
+ * the filesystem's journal too, not only flush the pages.  The audit log
+ * grows the file at almost every commit (about one page per commit at
+ * 13,000 fetches/s), so every commit paid that: on ext4 here, syncing 8
+ * pages took 300 us when they extended the file and 160 us when they
+ * overwrote written blocks, and the writer's mean commit went from 816 to
+ * 573 us with the tail.  Only the commit after a step pays for the
+ * journal (and the step's zeros, whose write-back starts at once); steps
+ * are small so that it is not much slower than the others.
+ *
+ * The zeros are written under LMDB's writer lock (a write txn begun and
+ * aborted), so that no commit, of this process or another, writes pages
+ * meanwhile; and only past both LMDB's last page and the end of the file,
+ * so nothing LMDB wrote is touched.  LMDB never reads past its last page.
+ * A tail that cannot be written (a full disk) costs speed only: it is not
+ * tried again until the store is reopened.
+ */
+static void
+store_tail_write(struct store *s, int fd)
+{
+    static const uint8_t zeros[64 << 10];
+    MDB_envinfo info;
+    MDB_txn *txn;
+    struct stat st;
+    uint64_t from, to, map_bytes = s->map_pages * s->page_size;
+    int err = 0;
+
+    if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0)
+        return; /* tried again after the next commit */
+    if (mdb_env_info(s->env, &info) != 0 || fstat(fd, &st) != 0)
+        goto out;
+    from = ((uint64_t)info.me_last_pgno + 1) * s->page_size;
+    if ((uint64_t)st.st_size > from)
+        from = (uint64_t)st.st_size;
+    to = from + STORE_TAIL_AHEAD + STORE_TAIL_STEP;
+    to -= to % s->page_size;
+    if (to > map_bytes)
+        to = map_bytes;
+    for (uint64_t off = from; off < to && err == 0;) {
+        size_t n = to - off < sizeof(zeros) ? (size_t)(to - off)
+                                             : sizeof(zeros);
+        ssize_t w = pwrite(fd, zeros, n, (off_t)off);
+
+        if (w > 0)
+            off += (uint64_t)w;
+        else if (w < 0 && errno != EINTR)
+            err = errno;
+        else if (w == 0)
+            err = ENOSPC;
+    }
+    if (err != 0) {
+        s->tail_failed = true;
+        log_info("the store's file cannot be extended ahead of its pages "
+                 "(%s): commits that grow it sync the journal too",
+                 strerror(err));
+    } else if (to > from) {
+        (void)sync_file_range(fd, (off_t)from, (off_t)(to - from),
+                              SYNC_FILE_RANGE_WRITE);
+    }
+    s->tail_written = to > from ? to : from;
+out:
+    mdb_txn_abort(txn);
+}
+
+/*
  * Recomputes |s->over| from the last committed state.  The free list is
  * walked (in a read txn of its own) only when the file's high-water mark
  * is past the limit, which a store that never came near full never pays.
@@ -430,7 +501,7 @@ store_room_update(struct store *s)
     uint64_t limit = s->map_pages - s->reserve_pages;
     uint64_t hw, used, free_pages = 0;
     bool over, was, disk_over, disk_audit_over;
-    int rc;
+    int fd, rc;
 
     if (mdb_env_info(s->env, &info) != 0)
         return;
@@ -447,6 +518,10 @@ store_room_update(struct store *s)
         used = hw > free_pages ? hw - free_pages : 0;
     }
     store_disk_room(s, hw, &disk_over, &disk_audit_over);
+    if (!s->readonly && !s->tail_failed && !disk_over &&
+        hw * s->page_size + STORE_TAIL_AHEAD > s->tail_written &&
+        mdb_env_get_fd(s->env, &fd) == 0)
+        store_tail_write(s, fd);
     was = atomic_exchange(&s->disk_over, disk_over);
     s->disk_audit_over = disk_audit_over;
     if (disk_over && !was)

@@ -108,6 +108,18 @@ enum store_db {
  */
 #define STORE_RESERVE_MAX (64ULL << 20)
 
+/*
+ * The data file is kept written (with zeros) at least STORE_TAIL_AHEAD
+ * bytes past the last page in use, extended STORE_TAIL_STEP bytes more at
+ * a time after the commit that needs it, up to the map's size: a commit's
+ * new pages then overwrite blocks already written inside the file, and its
+ * sync need not commit the filesystem's journal for a new file size.  The
+ * file's size is therefore no measure of the store: store_stat's
+ * high_water is.
+ */
+#define STORE_TAIL_AHEAD (256u << 10)
+#define STORE_TAIL_STEP (256u << 10)
+
 struct store;
 struct store_txn;
 struct store_cursor;

@@ -939,6 +939,103 @@ count(struct store *s, enum store_db db, const char *prefix)
     return n;
 }
 
+/* The data file's size, and (|zeros| not NULL) whether its bytes from
+ * |from| on are all zeros. */
+static uint64_t
+data_file_size(uint64_t from, bool *zeros)
+{
+    char path[200];
+    struct stat sb;
+    FILE *f;
+    int c;
+
+    snprintf(path, sizeof(path), "%s/data.mdb", data);
+    ck_assert_int_eq(stat(path, &sb), 0);
+    if (zeros == NULL)
+        return (uint64_t)sb.st_size;
+    f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseeko(f, (off_t)from, SEEK_SET), 0);
+    *zeros = true;
+    while ((c = fgetc(f)) != EOF)
+        if (c != 0)
+            *zeros = false;
+    fclose(f);
+    return (uint64_t)sb.st_size;
+}
+
+/* The data file is kept written past its last page (STORE_TAIL_AHEAD), so
+ * that a commit's new pages overwrite and its sync needs no journal commit
+ * for a new size; the tail is zeros, never reaches past the map, and a
+ * reopened store reads everything back. */
+START_TEST(test_store_tail_written_ahead)
+{
+    struct store *s = open_ok(0);
+    struct store_txn *t;
+    struct store_stat st;
+    static char val[3000];
+    char key[16];
+    uint64_t size, last_size = 0;
+    bool zeros;
+    int grew = 0;
+
+    memset(val, 'v', sizeof(val));
+    for (int i = 0; i < 400; i++) {
+        t = begin(s, STORE_TXN_WRITE, NULL);
+        snprintf(key, sizeof(key), "k%05d", i);
+        ck_assert_int_eq(
+            store_put(t, STORE_DB_AUDIT, key, strlen(key), val, sizeof(val), 0),
+            0);
+        ck_assert_int_eq(store_txn_commit(t), 0);
+        ck_assert_int_eq(store_stat(s, &st), 0);
+        zeros = true;
+        size = data_file_size(st.high_water, i % 50 == 0 ? &zeros : NULL);
+        ck_assert_msg(size >= st.high_water + STORE_TAIL_AHEAD,
+                      "commit %d: file of %llu bytes, last page ends at %llu",
+                      i, (unsigned long long)size,
+                      (unsigned long long)st.high_water);
+        ck_assert_msg(zeros, "commit %d: the tail is not zeros", i);
+        if (size > last_size && last_size != 0)
+            grew++;
+        last_size = size;
+    }
+    /* 1.2 MB put: the tail moved ahead of the pages a step at a time. */
+    ck_assert_int_ge(grew, 3);
+    store_close(s);
+
+    s = open_ok(0);
+    t = begin(s, STORE_TXN_READ, NULL);
+    for (int i = 0; i < 400; i += 57) {
+        const void *v;
+        size_t len;
+
+        snprintf(key, sizeof(key), "k%05d", i);
+        ck_assert_int_eq(store_get(t, STORE_DB_AUDIT, key, strlen(key), &v,
+                                   &len),
+                         0);
+        ck_assert_uint_eq(len, sizeof(val));
+        ck_assert_mem_eq(v, val, len);
+    }
+    store_txn_abort(t);
+    store_close(s);
+}
+END_TEST
+
+/* A map smaller than the tail: the file stops at the map's size. */
+START_TEST(test_store_tail_stops_at_map)
+{
+    struct store *s = open_ok(TINY_MAP);
+    struct store_stat st;
+    bool zeros;
+
+    fill(s, 1, 1000);
+    ck_assert_int_eq(store_stat(s, &st), 0);
+    ck_assert_uint_le(data_file_size(st.high_water, &zeros), TINY_MAP);
+    ck_assert(zeros);
+    store_close(s);
+}
+END_TEST
+
 START_TEST(test_store_map_full_then_recovers)
 {
     struct store *s = open_ok(TINY_MAP);
@@ -1148,6 +1245,8 @@ suite_store(void)
     tcase_add_test(tc, test_store_snapshot_and_threads);
     tcase_add_test(tc, test_store_fault_commit);
     tcase_add_test(tc, test_store_stat_counts);
+    tcase_add_test(tc, test_store_tail_written_ahead);
+    tcase_add_test(tc, test_store_tail_stops_at_map);
     tcase_add_test(tc, test_store_map_full_then_recovers);
     tcase_add_test(tc, test_store_full_child_leaves_parent_usable);
     tcase_add_test(tc, test_store_backup_and_readonly_copy);
