@@ -433,28 +433,32 @@ store_disk_room(struct store *s, uint64_t hw, bool *over, bool *audit_over)
  * journal (and the step's zeros, whose write-back starts at once); steps
  * are small so that it is not much slower than the others.
  *
- * The zeros are written under LMDB's writer lock (a write txn begun and
- * aborted), so that no commit, of this process or another, writes pages
- * meanwhile; and only past both LMDB's last page and the end of the file,
- * so nothing LMDB wrote is touched.  LMDB never reads past its last page.
- * A tail that cannot be written (a full disk) costs speed only: it is not
- * tried again until the store is reopened.
+ * The zeros are written when a top-level write transaction begins, so
+ * under LMDB's writer lock: no commit, of this process or another, writes
+ * pages meanwhile.  They go only past both LMDB's last page and the end of
+ * the file, so nothing LMDB wrote is touched; LMDB never reads past its
+ * last page.  A full disk (ENOSPC, EDQUOT, EFBIG) costs speed only: the
+ * tail is not tried again until the store is reopened.  Any other failure
+ * is an I/O error, and fails the transaction like a failed commit would
+ * (writer.h): what the page cache holds is then unknown.
  */
-static void
-store_tail_write(struct store *s, int fd)
+/* Called with a top-level write txn begun: LMDB's writer lock held. */
+static int
+store_tail_write(struct store *s)
 {
     static const uint8_t zeros[64 << 10];
     MDB_envinfo info;
-    MDB_txn *txn;
     struct stat st;
     uint64_t from, to, map_bytes = s->map_pages * s->page_size;
-    int err = 0;
+    int fd, err = 0;
 
-    if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0)
-        return; /* tried again after the next commit */
-    if (mdb_env_info(s->env, &info) != 0 || fstat(fd, &st) != 0)
-        goto out;
+    if (mdb_env_info(s->env, &info) != 0 || mdb_env_get_fd(s->env, &fd) != 0)
+        return 0;
     from = ((uint64_t)info.me_last_pgno + 1) * s->page_size;
+    if (from + STORE_TAIL_AHEAD <= s->tail_written)
+        return 0;
+    if (fstat(fd, &st) != 0)
+        return -errno;
     if ((uint64_t)st.st_size > from)
         from = (uint64_t)st.st_size;
     to = from + STORE_TAIL_AHEAD + STORE_TAIL_STEP;
@@ -468,23 +472,25 @@ store_tail_write(struct store *s, int fd)
 
         if (w > 0)
             off += (uint64_t)w;
-        else if (w < 0 && errno != EINTR)
-            err = errno;
         else if (w == 0)
             err = ENOSPC;
+        else if (errno != EINTR)
+            err = errno;
     }
-    if (err != 0) {
+    if (err == ENOSPC || err == EDQUOT || err == EFBIG) {
         s->tail_failed = true;
-        log_info("the store's file cannot be extended ahead of its pages "
+        log_info("no room to write the store's file ahead of its pages "
                  "(%s): commits that grow it sync the journal too",
                  strerror(err));
-    } else if (to > from) {
+        return 0;
+    }
+    if (err != 0)
+        return -err;
+    if (to > from)
         (void)sync_file_range(fd, (off_t)from, (off_t)(to - from),
                               SYNC_FILE_RANGE_WRITE);
-    }
     s->tail_written = to > from ? to : from;
-out:
-    mdb_txn_abort(txn);
+    return 0;
 }
 
 /*
@@ -501,7 +507,7 @@ store_room_update(struct store *s)
     uint64_t limit = s->map_pages - s->reserve_pages;
     uint64_t hw, used, free_pages = 0;
     bool over, was, disk_over, disk_audit_over;
-    int fd, rc;
+    int rc;
 
     if (mdb_env_info(s->env, &info) != 0)
         return;
@@ -518,10 +524,6 @@ store_room_update(struct store *s)
         used = hw > free_pages ? hw - free_pages : 0;
     }
     store_disk_room(s, hw, &disk_over, &disk_audit_over);
-    if (!s->readonly && !s->tail_failed && !disk_over &&
-        hw * s->page_size + STORE_TAIL_AHEAD > s->tail_written &&
-        mdb_env_get_fd(s->env, &fd) == 0)
-        store_tail_write(s, fd);
     was = atomic_exchange(&s->disk_over, disk_over);
     s->disk_audit_over = disk_audit_over;
     if (disk_over && !was)
@@ -955,6 +957,24 @@ store_open_env(const char *dir, size_t map_size, bool readonly, bool nolock,
     if (rc != 0)
         goto fail;
     store_room_init(s);
+    if (!readonly) {
+        /* The tail from the start, so that a disk that fails it stops
+         * the opening, not a later write. */
+        MDB_txn *txn;
+
+        rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        if (rc != 0) {
+            rc = store_fail(__func__, "beginning a txn", rc);
+            goto fail;
+        }
+        rc = store_tail_write(s);
+        mdb_txn_abort(txn);
+        if (rc != 0) {
+            log_warnx("cannot write the store's file in %s: %s", dir,
+                      err_str(rc));
+            goto fail;
+        }
+    }
     if (mdb_env_info(s->env, &info) == 0)
         log_info("store open dir=%s map_size=%zu last_txn=%zu", dir,
                  info.me_mapsize, info.me_last_txnid);
@@ -1078,6 +1098,18 @@ store_txn_begin(struct store *s, enum store_txn_mode mode,
     if (rc != 0) {
         free(t);
         return store_fail(__func__, "beginning a txn", rc);
+    }
+    if (mode == STORE_TXN_WRITE && parent == NULL && !s->tail_failed &&
+        !atomic_load(&s->disk_over) &&
+        (rc = store_tail_write(s)) != 0) {
+        mdb_txn_abort(t->txn);
+        free(t);
+        if (!atomic_exchange(&s->io_failed, true))
+            log_print(LOG_LVL_ERROR, __func__,
+                      "write transactions refused from now on after an I/O "
+                      "error writing the store's file (err=\"%s\")",
+                      err_str(-EIO));
+        return -EIO;
     }
     t->store = s;
     t->parent = parent;

@@ -981,20 +981,21 @@ START_TEST(test_store_tail_written_ahead)
 
     memset(val, 'v', sizeof(val));
     for (int i = 0; i < 400; i++) {
+        ck_assert_int_eq(store_stat(s, &st), 0);
         t = begin(s, STORE_TXN_WRITE, NULL);
+        /* Written ahead of the last page when the write txn begins. */
+        zeros = true;
+        size = data_file_size(st.high_water, i % 50 == 0 ? &zeros : NULL);
+        ck_assert_msg(size >= st.high_water + STORE_TAIL_AHEAD,
+                      "txn %d: file of %llu bytes, last page ends at %llu",
+                      i, (unsigned long long)size,
+                      (unsigned long long)st.high_water);
+        ck_assert_msg(zeros, "txn %d: the tail is not zeros", i);
         snprintf(key, sizeof(key), "k%05d", i);
         ck_assert_int_eq(
             store_put(t, STORE_DB_AUDIT, key, strlen(key), val, sizeof(val), 0),
             0);
         ck_assert_int_eq(store_txn_commit(t), 0);
-        ck_assert_int_eq(store_stat(s, &st), 0);
-        zeros = true;
-        size = data_file_size(st.high_water, i % 50 == 0 ? &zeros : NULL);
-        ck_assert_msg(size >= st.high_water + STORE_TAIL_AHEAD,
-                      "commit %d: file of %llu bytes, last page ends at %llu",
-                      i, (unsigned long long)size,
-                      (unsigned long long)st.high_water);
-        ck_assert_msg(zeros, "commit %d: the tail is not zeros", i);
         if (size > last_size && last_size != 0)
             grew++;
         last_size = size;
