@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,75 @@ START_TEST(test_crypto_open_wrong_aad_or_key)
                                  sizeof(sealed), out, NULL),
                      ERR_CORRUPT);
     ck_assert(all_zero(out, sizeof(out)));
+}
+END_TEST
+
+/* Each thread keeps the schedules of its last keys (crypto.c): seals and
+ * opens that alternate between more keys than it keeps, keys differing by
+ * one bit, directions, and threads, must each use exactly their own key. */
+#define KEYS_N 3
+static uint8_t keys_n[KEYS_N][CRYPTO_KEY_LEN];
+static uint8_t sealed_n[KEYS_N][8 + CRYPTO_SEAL_OVERHEAD];
+
+static void
+open_each_with_each(void)
+{
+    uint8_t out[8];
+
+    for (int k = 0; k < KEYS_N; k++)
+        for (int j = 0; j < KEYS_N; j++) {
+            int rc = crypto_open(keys_n[j], aad1, strlen(aad1), sealed_n[k],
+                                 sizeof(sealed_n[k]), out, NULL);
+
+            ck_assert_int_eq(rc, j == k ? 0 : ERR_CORRUPT);
+            if (j == k)
+                ck_assert_mem_eq(out, "secret:", 7);
+        }
+}
+
+static void *
+open_in_thread(void *arg)
+{
+    (void)arg;
+    open_each_with_each();
+    return NULL;
+}
+
+START_TEST(test_crypto_keys_interleaved)
+{
+    /* Sequences of key indexes: repeated, alternating, round robin over
+     * more keys than a thread keeps, and back. */
+    static const int seq[] = {0, 0, 1, 0, 1, 2, 0, 1, 2, 2, 1, 0, 2, 0, 1};
+    uint8_t out[8], pt[8];
+    pthread_t th;
+
+    for (int k = 0; k < KEYS_N; k++) {
+        memcpy(keys_n[k], key1, CRYPTO_KEY_LEN);
+        keys_n[k][CRYPTO_KEY_LEN - 1] ^= (uint8_t)k; /* one bit apart */
+    }
+    memcpy(pt, "secret:", 7);
+    for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+        int k = seq[i];
+
+        pt[7] = (uint8_t)i;
+        ck_assert_int_eq(crypto_seal(keys_n[k], aad1, strlen(aad1), pt,
+                                     sizeof(pt), sealed_n[k]),
+                         0);
+        /* Open with the previous key first, then its own. */
+        ck_assert_int_eq(crypto_open(keys_n[(k + 1) % KEYS_N], aad1,
+                                     strlen(aad1), sealed_n[k],
+                                     sizeof(sealed_n[k]), out, NULL),
+                         ERR_CORRUPT);
+        ck_assert_int_eq(crypto_open(keys_n[k], aad1, strlen(aad1),
+                                     sealed_n[k], sizeof(sealed_n[k]), out,
+                                     NULL),
+                         0);
+        ck_assert_mem_eq(out, pt, sizeof(pt));
+    }
+    open_each_with_each();
+    /* Seals of this thread open in another, with its own contexts. */
+    ck_assert_int_eq(pthread_create(&th, NULL, open_in_thread, NULL), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
 }
 END_TEST
 
@@ -526,6 +596,7 @@ suite_crypto(void)
     tcase_add_test(tc, test_crypto_seal_format_matches_header);
     tcase_add_test(tc, test_crypto_open_every_byte_flipped);
     tcase_add_test(tc, test_crypto_open_wrong_aad_or_key);
+    tcase_add_test(tc, test_crypto_keys_interleaved);
     tcase_add_test(tc, test_crypto_open_truncated_or_extended);
     tcase_add_test(tc, test_crypto_seal_too_big);
     tcase_add_test(tc, test_crypto_buf_forms);
