@@ -95,10 +95,11 @@ void tls_conn_shutdown(struct tls_conn *t);
 size_t tls_conn_output_pending(const struct tls_conn *t);
 
 /*
- * Gives the memory of the session's network buffers back when both are
- * drained (after the handshake only; otherwise a no-op).  An idle
- * connection keeps about 3 KiB in them otherwise: call it when the
- * connection has nothing in flight, not after every record.
+ * Gives the memory of the session's buffers back when they are drained:
+ * its network buffers, and OpenSSL's record buffers (after the handshake
+ * only; otherwise a no-op).  An idle connection keeps about 37 KiB in them
+ * otherwise: call it when the connection has nothing in flight, not after
+ * every record (the record buffers are allocated again at the next one).
  */
 void tls_conn_trim(struct tls_conn *t);
 
