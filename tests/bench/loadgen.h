@@ -105,6 +105,7 @@ struct lg_worker {
     int id;
     const struct lg_config *cfg;
     int epfd, tfd;
+    uint64_t timer_at; /* what tfd is armed for (0: not armed) */
     struct lg_conn *conns;
     int nconns, nready, nfailed, nconnecting, nnext;
     struct lg_conn **dirty;
