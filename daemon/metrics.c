@@ -327,6 +327,24 @@ render_writer(struct out *o, struct writer *w)
     render_hist(o, "dossierd_writer_commit_duration_seconds", st.commit_hist,
                 commit_bounds, 1e-6, (double)st.total_commit_ns / 1e9,
                 hist_count);
+    hist_count = 0;
+    for (size_t b = 0; b < WRITER_HIST_BUCKETS; b++)
+        hist_count += st.wait_hist[b];
+    family(o, "dossierd_writer_queue_wait_seconds", "histogram",
+           "Time a write waited queued for its batch to begin (while the "
+           "batch before it committed).");
+    render_hist(o, "dossierd_writer_queue_wait_seconds", st.wait_hist,
+                commit_bounds, 1e-6, (double)st.total_wait_ns / 1e9,
+                hist_count);
+    hist_count = 0;
+    for (size_t b = 0; b < WRITER_HIST_BUCKETS; b++)
+        hist_count += st.report_hist[b];
+    family(o, "dossierd_writer_report_delay_seconds", "histogram",
+           "Time from the commit of a write's batch to its report on the "
+           "event loop (the loop busy with other work).");
+    render_hist(o, "dossierd_writer_report_delay_seconds", st.report_hist,
+                commit_bounds, 1e-6, (double)st.total_report_ns / 1e9,
+                hist_count);
     family(o, "dossierd_writer_commits_failed_total", "counter",
            "Batches that failed whole (nothing of them durable).");
     put(o, "dossierd_writer_commits_failed_total %llu\n",

@@ -30,6 +30,8 @@ struct writer_op {
     writer_done_fn *done;
     void *arg;
     int status;
+    uint64_t submitted_ns; /* uv_hrtime() at writer_submit */
+    uint64_t posted_ns;    /* at the end of its batch (writer_post) */
 };
 
 /* A FIFO of operations. */
@@ -207,20 +209,26 @@ writer_bucket(const uint64_t *bounds, uint64_t v)
  * hands them to the loop thread.  Returns whether the writer has failed. */
 static bool
 writer_post(struct writer *w, struct writer_op *ops, uint32_t n, int rc,
-            uint64_t commit_ns, bool failed)
+            uint64_t commit_ns, uint64_t taken_ns, bool failed)
 {
     struct writer_list done;
     struct writer_op *op;
-    uint64_t op_failed = 0;
+    uint64_t op_failed = 0, now = uv_hrtime();
+    uint64_t wait_hist[WRITER_HIST_BUCKETS] = {0}, wait_ns = 0;
     int fatal = writer_err_fatal(rc) ? rc : 0;
 
     writer_list_init(&done);
     while ((op = ops) != NULL) {
+        uint64_t waited = taken_ns - op->submitted_ns;
+
         ops = op->next;
         if (rc != 0)
             op->status = rc;
         if (op->status != 0)
             op_failed++;
+        wait_hist[writer_bucket(commit_bounds_us, waited / 1000)]++;
+        wait_ns += waited;
+        op->posted_ns = now;
         writer_list_push(&done, op);
     }
     /* A store written by the operations themselves (the key store) whose
@@ -236,6 +244,9 @@ writer_post(struct writer *w, struct writer_op *ops, uint32_t n, int rc,
                   err_str(fatal));
 
     uv_mutex_lock(&w->mu);
+    for (size_t b = 0; b < WRITER_HIST_BUCKETS; b++)
+        w->stats.wait_hist[b] += wait_hist[b];
+    w->stats.total_wait_ns += wait_ns;
     w->stats.batch_hist[writer_bucket(batch_bounds, n)]++;
     w->stats.batches++;
     w->stats.ops += n;
@@ -266,7 +277,8 @@ writer_post(struct writer *w, struct writer_op *ops, uint32_t n, int rc,
 /* Runs the operations taken from the queue, in as many batch
  * transactions as the byte budget needs. */
 static void
-writer_batch(struct writer *w, struct writer_op *ops, bool failed)
+writer_batch(struct writer *w, struct writer_op *ops, uint64_t taken_ns,
+             bool failed)
 {
     struct writer_op *rest, *op;
     uint64_t commit_ns;
@@ -284,7 +296,7 @@ writer_batch(struct writer *w, struct writer_op *ops, bool failed)
         } else {
             rc = writer_txn_run(w, ops, &rest, &n, &commit_ns);
         }
-        failed = writer_post(w, ops, n, rc, commit_ns, failed);
+        failed = writer_post(w, ops, n, rc, commit_ns, taken_ns, failed);
         ops = rest;
     }
 }
@@ -320,7 +332,7 @@ writer_main(void *arg)
         failed = w->failed;
         uv_mutex_unlock(&w->mu);
 
-        writer_batch(w, batch, failed);
+        writer_batch(w, batch, uv_hrtime(), failed);
     }
 }
 
@@ -334,9 +346,22 @@ writer_deliver(struct writer *w)
 {
     struct writer_op *op;
     bool reported = false;
+    uint64_t now = uv_hrtime();
 
     uv_mutex_lock(&w->mu);
     writer_list_splice(&w->ready, &w->done);
+    /* Every operation about to be reported waited for the loop from its
+     * batch's end until now (its callback runs now, or after those before
+     * it in this pass, whose time is theirs).  Counted once: a callback
+     * may re-enter (writer_free reports too). */
+    for (op = w->ready.head; op != NULL; op = op->next) {
+        if (op->posted_ns == 0)
+            continue;
+        w->stats.report_hist[writer_bucket(commit_bounds_us,
+                                           (now - op->posted_ns) / 1000)]++;
+        w->stats.total_report_ns += now - op->posted_ns;
+        op->posted_ns = 0;
+    }
     uv_mutex_unlock(&w->mu);
     while ((op = w->ready.head) != NULL) {
         w->ready.head = op->next;
@@ -431,6 +456,7 @@ writer_submit(struct writer *w, writer_op_fn *op, writer_done_fn *done,
     o->done = done;
     o->arg = arg;
     o->status = 0;
+    o->submitted_ns = uv_hrtime();
 
     uv_mutex_lock(&w->mu);
     if (w->closing) {
@@ -547,14 +573,23 @@ void
 writer_stats_log(const struct writer_stats *st)
 {
     char sizes[WRITER_HIST_BUCKETS * 32], commits[WRITER_HIST_BUCKETS * 32];
+    char waits[WRITER_HIST_BUCKETS * 32], reports[WRITER_HIST_BUCKETS * 32];
+    uint64_t reported = 0;
+
+    for (size_t b = 0; b < WRITER_HIST_BUCKETS; b++)
+        reported += st->report_hist[b];
 
     writer_hist_format(sizes, sizeof(sizes), st->batch_hist, batch_bounds);
     writer_hist_format(commits, sizeof(commits), st->commit_hist,
                        commit_bounds_us);
+    writer_hist_format(waits, sizeof(waits), st->wait_hist, commit_bounds_us);
+    writer_hist_format(reports, sizeof(reports), st->report_hist,
+                       commit_bounds_us);
     log_info("writer stats batches=%llu commits=%llu commits_failed=%llu "
              "ops=%llu ops_failed=%llu max_batch=%u mean_batch=%.1f "
              "mean_commit_us=%.0f max_commit_us=%.0f batch_sizes=%s "
-             "commit_us=%s",
+             "commit_us=%s mean_wait_us=%.0f wait_us=%s mean_report_us=%.0f "
+             "report_us=%s",
              (unsigned long long)st->batches,
              (unsigned long long)st->commits,
              (unsigned long long)st->commits_failed,
@@ -564,5 +599,11 @@ writer_stats_log(const struct writer_stats *st)
              st->commits ? (double)st->total_commit_ns / 1e3 /
                                (double)st->commits
                          : 0.0,
-             (double)st->max_commit_ns / 1e3, sizes, commits);
+             (double)st->max_commit_ns / 1e3, sizes, commits,
+             st->ops ? (double)st->total_wait_ns / 1e3 / (double)st->ops
+                     : 0.0,
+             waits,
+             reported ? (double)st->total_report_ns / 1e3 / (double)reported
+                      : 0.0,
+             reports);
 }

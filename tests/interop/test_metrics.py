@@ -176,7 +176,9 @@ def main():
                 assert cnt == n == inf, (m, n, cnt, inf)
             for fam in ("dossierd_request_duration_seconds",
                         "dossierd_writer_batch_operations",
-                        "dossierd_writer_commit_duration_seconds"):
+                        "dossierd_writer_commit_duration_seconds",
+                        "dossierd_writer_queue_wait_seconds",
+                        "dossierd_writer_report_delay_seconds"):
                 assert types[fam] == "histogram", fam
                 buckets = [(lab, v) for (n, lab), v in samples.items()
                            if n == fam + "_bucket"]
@@ -185,6 +187,14 @@ def main():
             commits = value(samples,
                             "dossierd_writer_commit_duration_seconds_count")
             assert ops and ops > 0 and commits and commits > 0, (ops, commits)
+            # Every write run counts its queued time, and every one
+            # reported its report delay (none is in flight now).
+            written = value(samples, "dossierd_writer_batch_operations_sum")
+            waits = value(samples, "dossierd_writer_queue_wait_seconds_count")
+            reports = value(samples,
+                            "dossierd_writer_report_delay_seconds_count")
+            assert written and waits == written == reports, (
+                written, waits, reports)
             for store in ("data", "keystore"):
                 ms = value(samples, "dossierd_store_map_size_bytes",
                            store=store)

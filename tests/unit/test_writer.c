@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <uv.h>
@@ -277,6 +278,7 @@ start_group(struct fx *f)
     hold_writer(f, 0);
     for (int i = 1; i < NOPS; i++)
         submit(f, i, 0, false, 0);
+    usleep(6000); /* the queued ops wait at least that (writer_stats) */
     release(f);
 }
 
@@ -305,6 +307,22 @@ START_TEST(test_writer_group_commit)
         ck_assert_uint_eq(sum, st.batches);
         ck_assert_uint_eq(st.batch_hist[0], 1);  /* <= 1 */
         ck_assert_uint_eq(st.batch_hist[10], 1); /* 513..1024 */
+    }
+    /* Where their time went: every op counted once in each histogram;
+     * the NOPS-1 queued behind the held op waited over 5 ms. */
+    {
+        uint64_t waits = 0, reports = 0, waited_long = 0;
+
+        for (int k = 0; k < WRITER_HIST_BUCKETS; k++) {
+            waits += st.wait_hist[k];
+            reports += st.report_hist[k];
+        }
+        for (int k = 5; k < WRITER_HIST_BUCKETS; k++) /* > 5000 us */
+            waited_long += st.wait_hist[k];
+        ck_assert_uint_eq(waits, NOPS);
+        ck_assert_uint_eq(reports, NOPS);
+        ck_assert_uint_eq(waited_long, NOPS - 1);
+        ck_assert_uint_ge(st.total_wait_ns, (uint64_t)(NOPS - 1) * 5000000);
     }
     ck_assert(stored(f.s, 0));
     ck_assert(stored(f.s, NOPS - 1));
