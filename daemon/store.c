@@ -423,15 +423,17 @@ store_disk_room(struct store *s, uint64_t hw, bool *over, bool *audit_over)
 /*
  * The written tail (STORE_TAIL_AHEAD, store.h).  A commit whose pages land
  * past the end of the data file changes the file's size (and turns the
- * blocks fallocate held into written ones), so its fdatasync must commit
- * the filesystem's journal too, not only flush the pages.  The audit log
- * grows the file at almost every commit (about one page per commit at
- * 13,000 fetches/s), so every commit paid that: on ext4 here, syncing 8
- * pages took 300 us when they extended the file and 160 us when they
- * overwrote written blocks, and the writer's mean commit went from 816 to
- * 573 us with the tail.  Only the commit after a step pays for the
- * journal (and the step's zeros, whose write-back starts at once); steps
- * are small so that it is not much slower than the others.
+ * blocks fallocate held into written ones), so its fdatasync must also
+ * make that metadata durable, not only flush the pages: a journal commit
+ * on a journaling filesystem, a synchronous write of the inode on one
+ * without (the ext4 of make bench's machine has no journal).  The audit
+ * log grows the file at almost every commit (about one page per commit
+ * at 13,000 fetches/s), so every commit paid that: syncing 8 pages took
+ * 300 us when they extended the file and 160 us when they overwrote
+ * written blocks, and the writer's mean commit went from 816 to 573 us
+ * with the tail.  Only the commit after a step pays for the metadata (and
+ * the step's zeros, whose write-back starts at once); steps are small so
+ * that it is not much slower than the others.
  *
  * The zeros are written when a top-level write transaction begins, so
  * under LMDB's writer lock: no commit, of this process or another, writes

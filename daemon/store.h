@@ -111,9 +111,9 @@ enum store_db {
 /*
  * The data file is kept written (with zeros) at least STORE_TAIL_AHEAD
  * bytes past the last page in use, extended STORE_TAIL_STEP bytes more at
- * a time after the commit that needs it, up to the map's size: a commit's
+ * a time when a write transaction begins, up to the map's size: a commit's
  * new pages then overwrite blocks already written inside the file, and its
- * sync need not commit the filesystem's journal for a new file size.  The
+ * sync need not also make a new file size durable (store.c).  The
  * file's size is therefore no measure of the store: store_stat's
  * high_water is.
  */
