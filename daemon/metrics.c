@@ -306,13 +306,26 @@ render_hist(struct out *o, const char *name, const uint64_t *counts,
     put(o, "%s_count %llu\n", name, (unsigned long long)count);
 }
 
+/* A histogram of the writer's durations: |hist| counted over
+ * WRITER_COMMIT_BOUNDS_US (microseconds), |total_ns| their sum. */
+static void
+render_writer_time(struct out *o, const char *name, const char *help,
+                   const uint64_t *hist, uint64_t total_ns)
+{
+    static const uint64_t bounds[] = WRITER_COMMIT_BOUNDS_US;
+    uint64_t count = 0;
+
+    for (size_t b = 0; b < WRITER_HIST_BUCKETS; b++)
+        count += hist[b];
+    family(o, name, "histogram", help);
+    render_hist(o, name, hist, bounds, 1e-6, (double)total_ns / 1e9, count);
+}
+
 static void
 render_writer(struct out *o, struct writer *w)
 {
     static const uint64_t batch_bounds[] = WRITER_BATCH_BOUNDS;
-    static const uint64_t commit_bounds[] = WRITER_COMMIT_BOUNDS_US;
     struct writer_stats st;
-    uint64_t hist_count = 0;
 
     writer_stats(w, &st);
     family(o, "dossierd_writer_batch_operations", "histogram",
@@ -320,31 +333,18 @@ render_writer(struct out *o, struct writer *w)
            "transaction of the writer: the group commit's batch sizes.");
     render_hist(o, "dossierd_writer_batch_operations", st.batch_hist,
                 batch_bounds, 1.0, (double)st.ops, st.batches);
-    for (size_t b = 0; b < WRITER_HIST_BUCKETS; b++)
-        hist_count += st.commit_hist[b];
-    family(o, "dossierd_writer_commit_duration_seconds", "histogram",
-           "Duration of one batch commit, sync included.");
-    render_hist(o, "dossierd_writer_commit_duration_seconds", st.commit_hist,
-                commit_bounds, 1e-6, (double)st.total_commit_ns / 1e9,
-                hist_count);
-    hist_count = 0;
-    for (size_t b = 0; b < WRITER_HIST_BUCKETS; b++)
-        hist_count += st.wait_hist[b];
-    family(o, "dossierd_writer_queue_wait_seconds", "histogram",
-           "Time a write waited queued for its batch to begin (while the "
-           "batch before it committed).");
-    render_hist(o, "dossierd_writer_queue_wait_seconds", st.wait_hist,
-                commit_bounds, 1e-6, (double)st.total_wait_ns / 1e9,
-                hist_count);
-    hist_count = 0;
-    for (size_t b = 0; b < WRITER_HIST_BUCKETS; b++)
-        hist_count += st.report_hist[b];
-    family(o, "dossierd_writer_report_delay_seconds", "histogram",
-           "Time from the commit of a write's batch to its report on the "
-           "event loop (the loop busy with other work).");
-    render_hist(o, "dossierd_writer_report_delay_seconds", st.report_hist,
-                commit_bounds, 1e-6, (double)st.total_report_ns / 1e9,
-                hist_count);
+    render_writer_time(o, "dossierd_writer_commit_duration_seconds",
+                       "Duration of one batch commit, sync included.",
+                       st.commit_hist, st.total_commit_ns);
+    render_writer_time(o, "dossierd_writer_queue_wait_seconds",
+                       "Time a write waited queued for its batch to begin "
+                       "(while the batch before it committed).",
+                       st.wait_hist, st.total_wait_ns);
+    render_writer_time(o, "dossierd_writer_report_delay_seconds",
+                       "Time from the commit of a write's batch to its "
+                       "report on the event loop (the loop busy with other "
+                       "work).",
+                       st.report_hist, st.total_report_ns);
     family(o, "dossierd_writer_commits_failed_total", "counter",
            "Batches that failed whole (nothing of them durable).");
     put(o, "dossierd_writer_commits_failed_total %llu\n",
