@@ -68,7 +68,7 @@ struct store {
     _Atomic bool disk_over;   /* no room on disk for the reserve */
     bool disk_audit_over;     /* not even for half of it */
     /* The written tail (store_tail_write): bytes of the data file known
-     * written, zeros past LMDB's last page.  Writer thread. */
+     * written, zeros past LMDB's last page.  Under LMDB's writer lock. */
     uint64_t tail_written;
     bool tail_failed; /* a write of the tail failed: not tried again */
     _Atomic int fault_commit; /* store__fault_commit */
@@ -482,7 +482,7 @@ store_tail_write(struct store *s)
     if (err == ENOSPC || err == EDQUOT || err == EFBIG) {
         s->tail_failed = true;
         log_info("no room to write the store's file ahead of its pages "
-                 "(%s): commits that grow it sync the journal too",
+                 "(%s): commits that grow it also sync its new size",
                  strerror(err));
         return 0;
     }
@@ -1110,7 +1110,7 @@ store_txn_begin(struct store *s, enum store_txn_mode mode,
             log_print(LOG_LVL_ERROR, __func__,
                       "write transactions refused from now on after an I/O "
                       "error writing the store's file (err=\"%s\")",
-                      err_str(-EIO));
+                      err_str(rc));
         return -EIO;
     }
     t->store = s;
