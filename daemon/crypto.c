@@ -137,19 +137,20 @@ crypto_thread_ctxs(void)
 
 /*
  * A context of this thread ready to seal (|enc| 1) or open (0) with |key|
- * and |nonce|, or NULL (out of memory, or OpenSSL failed: its error queue
- * says why).  The context's key is forgotten if the set-up fails, so a
- * half-keyed context is never taken for keyed.
+ * and |nonce|, into |*out|.  Returns 0, -ENOMEM (the thread's contexts
+ * cannot be made) or -EIO (OpenSSL failed: its error queue says why).
+ * The context's key is forgotten if the set-up fails, so a half-keyed
+ * context is never taken for keyed.
  */
-static EVP_CIPHER_CTX *
+static int
 crypto_gcm_ctx(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t *nonce,
-               int enc)
+               int enc, EVP_CIPHER_CTX **out)
 {
     struct crypto_ctxs *cs = crypto_thread_ctxs();
     unsigned i;
 
     if (cs == NULL)
-        return NULL;
+        return -ENOMEM;
     for (i = 0; i < CRYPTO_CTX_SLOTS; i++)
         if (cs->keyed[i] && CRYPTO_memcmp(cs->key[i], key, CRYPTO_KEY_LEN) == 0)
             break;
@@ -157,18 +158,19 @@ crypto_gcm_ctx(const uint8_t key[CRYPTO_KEY_LEN], const uint8_t *nonce,
         /* The schedule is there: only the nonce (and direction) change. */
         if (EVP_CipherInit_ex(cs->ctx[i], NULL, NULL, NULL, nonce, enc) != 1) {
             cs->keyed[i] = false;
-            return NULL;
+            return -EIO;
         }
     } else {
         i = (cs->recent + 1) % CRYPTO_CTX_SLOTS; /* the least recent */
         cs->keyed[i] = false;
         if (EVP_CipherInit_ex(cs->ctx[i], NULL, NULL, key, nonce, enc) != 1)
-            return NULL;
+            return -EIO;
         memcpy(cs->key[i], key, CRYPTO_KEY_LEN);
         cs->keyed[i] = true;
     }
     cs->recent = i;
-    return cs->ctx[i];
+    *out = cs->ctx[i];
+    return 0;
 }
 
 /* The Crockford base32 alphabet, lowercase. */
@@ -227,9 +229,9 @@ crypto_seal(const uint8_t key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
     out[0] = CRYPTO_SEAL_VERSION;
     if ((rc = crypto_random(nonce, CRYPTO_NONCE_LEN)) != 0)
         goto fail;
-    rc = -EIO;
-    if ((c = crypto_gcm_ctx(key, nonce, 1)) == NULL)
+    if ((rc = crypto_gcm_ctx(key, nonce, 1, &c)) != 0)
         goto fail_ssl;
+    rc = -EIO;
     /* The version byte is the first byte of the additional data. */
     if (EVP_EncryptUpdate(c, NULL, &n, &version, 1) != 1)
         goto fail_ssl;
@@ -284,9 +286,9 @@ crypto_open(const uint8_t key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
     /* The ctrl call wants a writable tag. */
     memcpy(tag, ct + ctlen, CRYPTO_TAG_LEN);
 
-    rc = -EIO;
-    if ((c = crypto_gcm_ctx(key, nonce, 0)) == NULL)
+    if ((rc = crypto_gcm_ctx(key, nonce, 0, &c)) != 0)
         goto fail_ssl;
+    rc = -EIO;
     if (EVP_DecryptUpdate(c, NULL, &n, &version, 1) != 1)
         goto fail_ssl;
     if (aadlen > 0 && EVP_DecryptUpdate(c, NULL, &n, aad, (int)aadlen) != 1)
