@@ -420,6 +420,19 @@ store_disk_room(struct store *s, uint64_t hw, bool *over, bool *audit_over)
     *audit_over = !store_disk_alloc(s, fd, half);
 }
 
+/* After an I/O error |rc| (of a commit, or of the written tail), every
+ * later write transaction is refused (writer.h, "fsyncgate"); said once,
+ * as |fn|'s. */
+static void
+store_stop_writes(struct store *s, const char *fn, int rc)
+{
+    if (!atomic_exchange(&s->io_failed, true))
+        log_print(LOG_LVL_ERROR, fn,
+                  "write transactions refused from now on after an I/O "
+                  "error (err=\"%s\")",
+                  err_str(rc));
+}
+
 /*
  * The written tail (STORE_TAIL_AHEAD, store.h).  A commit whose pages land
  * past the end of the data file changes the file's size (and turns the
@@ -443,8 +456,9 @@ store_disk_room(struct store *s, uint64_t hw, bool *over, bool *audit_over)
  * tail is not tried again until the store is reopened.  Any other failure
  * is an I/O error, and fails the transaction like a failed commit would
  * (writer.h): what the page cache holds is then unknown.
+ *
+ * Called with a top-level write txn begun: LMDB's writer lock held.
  */
-/* Called with a top-level write txn begun: LMDB's writer lock held. */
 static int
 store_tail_write(struct store *s)
 {
@@ -1106,11 +1120,7 @@ store_txn_begin(struct store *s, enum store_txn_mode mode,
         (rc = store_tail_write(s)) != 0) {
         mdb_txn_abort(t->txn);
         free(t);
-        if (!atomic_exchange(&s->io_failed, true))
-            log_print(LOG_LVL_ERROR, __func__,
-                      "write transactions refused from now on after an I/O "
-                      "error writing the store's file (err=\"%s\")",
-                      err_str(rc));
+        store_stop_writes(s, __func__, rc);
         return -EIO;
     }
     t->store = s;
@@ -1197,12 +1207,8 @@ store_txn_commit(struct store_txn *t)
         store_room_update(t->store);
     }
 out:
-    if (t->write && t->parent == NULL && (rc == -EIO || rc == -EROFS) &&
-        !atomic_exchange(&t->store->io_failed, true))
-        log_print(LOG_LVL_ERROR, __func__,
-                  "write transactions refused from now on after an I/O "
-                  "error (err=\"%s\")",
-                  err_str(rc));
+    if (t->write && t->parent == NULL && (rc == -EIO || rc == -EROFS))
+        store_stop_writes(t->store, __func__, rc);
     free(t);
     return rc;
 }

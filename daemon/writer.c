@@ -209,7 +209,7 @@ writer_bucket(const uint64_t *bounds, uint64_t v)
  * hands them to the loop thread.  Returns whether the writer has failed. */
 static bool
 writer_post(struct writer *w, struct writer_op *ops, uint32_t n, int rc,
-            uint64_t commit_ns, uint64_t taken_ns, bool failed)
+            uint64_t commit_ns, uint64_t begun_ns, bool failed)
 {
     struct writer_list done;
     struct writer_op *op;
@@ -219,7 +219,7 @@ writer_post(struct writer *w, struct writer_op *ops, uint32_t n, int rc,
 
     writer_list_init(&done);
     while ((op = ops) != NULL) {
-        uint64_t waited = taken_ns - op->submitted_ns;
+        uint64_t waited = begun_ns - op->submitted_ns;
 
         ops = op->next;
         if (rc != 0)
@@ -277,15 +277,15 @@ writer_post(struct writer *w, struct writer_op *ops, uint32_t n, int rc,
 /* Runs the operations taken from the queue, in as many batch
  * transactions as the byte budget needs. */
 static void
-writer_batch(struct writer *w, struct writer_op *ops, uint64_t taken_ns,
-             bool failed)
+writer_batch(struct writer *w, struct writer_op *ops, bool failed)
 {
     struct writer_op *rest, *op;
-    uint64_t commit_ns;
+    uint64_t commit_ns, begun_ns;
     uint32_t n;
     int rc;
 
     while (ops != NULL) {
+        begun_ns = uv_hrtime(); /* the queued time of |ops| ends here */
         if (failed) {
             /* Stopped: nothing more reaches the disk. */
             for (n = 0, op = ops; op != NULL; op = op->next)
@@ -296,7 +296,7 @@ writer_batch(struct writer *w, struct writer_op *ops, uint64_t taken_ns,
         } else {
             rc = writer_txn_run(w, ops, &rest, &n, &commit_ns);
         }
-        failed = writer_post(w, ops, n, rc, commit_ns, taken_ns, failed);
+        failed = writer_post(w, ops, n, rc, commit_ns, begun_ns, failed);
         ops = rest;
     }
 }
@@ -332,7 +332,7 @@ writer_main(void *arg)
         failed = w->failed;
         uv_mutex_unlock(&w->mu);
 
-        writer_batch(w, batch, uv_hrtime(), failed);
+        writer_batch(w, batch, failed);
     }
 }
 

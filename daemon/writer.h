@@ -93,9 +93,9 @@ struct writer_stats {
     /* Where an operation's time goes besides its batch's run and commit,
      * in microseconds (WRITER_COMMIT_BOUNDS_US), over every operation
      * reported: queued, from writer_submit to the start of its batch
-     * (waiting for the batch before to commit); reported, from the end of
-     * its batch to its done callback on the loop thread (waiting for the
-     * loop).  Sums in nanoseconds. */
+     * transaction (waiting for the one before to commit); reported, from
+     * the end of its batch to its done callback on the loop thread
+     * (waiting for the loop).  Sums in nanoseconds. */
     uint64_t wait_hist[WRITER_HIST_BUCKETS];
     uint64_t report_hist[WRITER_HIST_BUCKETS];
     uint64_t total_wait_ns, total_report_ns;

@@ -267,6 +267,14 @@ class Dossier:
         self.grant(ident, did)
         return did
 
+    def get1k_body(self, tmp, ident, n_person):
+        """reader(|ident|, |n_person|) with a 1 KiB document: the path of
+        the body of a Get of it, for the load generator."""
+        did = self.reader(ident, n_person)
+        doc = self.put(did, os.urandom(KiB))
+        return write(os.path.join(tmp, "get-%s.pb" % ident),
+                     self.get_request(did, doc))
+
     def stop(self):
         for ch in self.ch.values():
             ch.close()
@@ -541,11 +549,9 @@ def main():
             # On a daemon of its own, so that the writer's figures it logs
             # at exit (where an audited read's time goes) are this run's.
             d5 = Dossier(tmp, "dossierd-s5").start()
-            did5 = d5.reader("demo5", 5)
-            body5 = write(os.path.join(tmp, "get5.pb"), d5.get_request(
-                did5, d5.put(did5, os.urandom(KiB))))
             lg5 = Loadgen(d5.keys)
-            get5 = ["--grpc", "/dossier.v1.Documents/Get", "--body", body5]
+            get5 = ["--grpc", "/dossier.v1.Documents/Get", "--body",
+                    d5.get1k_body(tmp, "demo5", 5)]
             # Its own peak, just before: on a shared machine the one of
             # scenario 1, a minute earlier, may no longer hold.
             if not q:
@@ -651,11 +657,8 @@ def main():
         if "4" in only:
             d4 = Dossier(tmp, "dossierd-echo").start()
             lg4 = Loadgen(d4.keys)
-            did4 = d4.reader("demo4", 3)
-            doc4 = d4.put(did4, os.urandom(KiB))
-            body4 = write(os.path.join(tmp, "get4.pb"), d4.get_request(did4,
-                                                                       doc4))
-            g4 = ["--grpc", "/dossier.v1.Documents/Get", "--body", body4]
+            g4 = ["--grpc", "/dossier.v1.Documents/Get", "--body",
+                  d4.get1k_body(tmp, "demo4", 3)]
             for kind, starter, target in (("grpc-js", start_echo_grpcjs, 1.5),
                                           ("grpcio", start_echo_grpcio, 4.0)):
                 e = starter(d4.keys, canned_files)
