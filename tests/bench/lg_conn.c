@@ -498,6 +498,7 @@ lg_conn_submit(struct lg_conn *c, uint64_t t0)
     s->conn = c;
     s->grpc = -1;
     s->t0 = t0;
+    s->sent = cfg->rate > 0 ? lg_now_ns() : t0;
     if (cfg->grpc) {
         s->body = &cfg->bodies[w->next_body++ % cfg->nbodies];
         prd.source.ptr = s;

@@ -58,6 +58,7 @@ struct lg_stream {
     const struct lg_body *body;
     size_t body_off;
     uint64_t t0;       /* intended start (ns, CLOCK_MONOTONIC) */
+    uint64_t sent;     /* when it was handed to its connection */
     uint64_t rx;       /* DATA bytes received */
     uint8_t *keep;     /* --save: the DATA received, kept until the end */
     size_t keeplen, keepcap;
@@ -113,6 +114,7 @@ struct lg_worker {
     size_t next_body;
     int rr;                 /* round-robin start for the open loop */
     struct hist hist;       /* latency of ok requests, ns */
+    struct hist send_hist;  /* open loop: from due to handed over, ns */
     struct lg_counts n;
     bool submitting;        /* may start new requests */
     uint64_t measure_from;  /* requests started before are not recorded */
