@@ -592,9 +592,10 @@ def main():
                                  "load generator" % len(own))
             notes.append(
                 "scenario 5, where the latency is taken: dossierd's own "
-                "timer of the same calls (headers read to trailers "
-                "queued, its per-call log lines) p50 / p99 / p99.9 = "
-                "%.2f / %.2f / %.2f ms; the load generator handed the "
+                "timer of the same calls (request headers read to the "
+                "answer's last frame made, its per-call log lines) p50 / "
+                "p99 / p99.9 = %.2f / %.2f / %.2f ms; the load generator "
+                "handed the "
                 "requests over p50 / p99 = %.2f / %.2f ms after they "
                 "were due (its tick, its own waits for a CPU, no free "
                 "stream)" % (quantile(own, 0.5), quantile(own, 0.99),
