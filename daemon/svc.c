@@ -245,6 +245,9 @@ svc_decide_run(struct store_txn *t, void *arg)
     uint64_t index;
     int rc;
 
+    /* Repeatable (writer_submit_repeatable): a run drops what an
+     * earlier one decided. */
+    policy_decision_clear(&op->d);
     op->decided = policy_decide_txn(t, &op->r, &op->d);
     if (op->decided != 0 && op->decided != ERR_DENIED)
         return op->decided;
@@ -383,8 +386,8 @@ svc__decide(struct call *c, const struct policy_request *r, svc_decided_fn *fn,
     copy_str(op->object, sizeof(op->object),
              call_audit_get(c, CALL_AUDIT_OBJECT));
     call_ref(c);
-    rc = writer_submit(vault_writer(svc_context.vault), svc_decide_run,
-                       svc_decide_done, op);
+    rc = writer_submit_repeatable(vault_writer(svc_context.vault),
+                                  svc_decide_run, svc_decide_done, op);
     if (rc != 0) {
         call_unref(c);
         svc_decide_free(op);

@@ -30,6 +30,7 @@ struct writer_op {
     writer_done_fn *done;
     void *arg;
     int status;
+    bool repeatable;       /* writer_submit_repeatable */
     uint64_t submitted_ns; /* uv_hrtime() at writer_submit */
     uint64_t posted_ns;    /* at the end of its batch (writer_post) */
 };
@@ -120,6 +121,33 @@ writer_err_fatal(int err)
  * run (0 if none), with the commit's duration in |*commit_ns| (0 if
  * nothing was committed).
  */
+/*
+ * Runs the repeatable operations from |first| up to |end| (excluded) in
+ * one child transaction of |parent|: one copy of each page they touch
+ * instead of one per operation (LMDB copies a page into every child that
+ * writes it, and frees the parent's copy at the child's commit, so each
+ * child's pages came from malloc, zeroed).  Returns 0 with their writes
+ * kept, or the first error, with none of them kept.
+ */
+static int
+writer_group_run(struct writer *w, struct store_txn *parent,
+                 struct writer_op *first, struct writer_op *end)
+{
+    struct store_txn *child;
+    struct writer_op *op;
+    int rc;
+
+    if ((rc = store_txn_begin(w->store, STORE_TXN_WRITE, parent, &child)) !=
+        0)
+        return rc;
+    for (op = first; op != end && rc == 0; op = op->next)
+        rc = op->op(child, op->arg);
+    if (rc == 0)
+        return store_txn_commit(child);
+    store_txn_abort(child);
+    return rc;
+}
+
 static int
 writer_txn_run(struct writer *w, struct writer_op *ops, struct writer_op **rest,
                uint32_t *n, uint64_t *commit_ns)
@@ -148,20 +176,39 @@ writer_txn_run(struct writer *w, struct writer_op *ops, struct writer_op **rest,
         return rc;
     }
     for (op = ops; op != NULL;) {
-        rc = store_txn_begin(w->store, STORE_TXN_WRITE, parent, &child);
-        if (rc == 0) {
-            rc = op->op(child, op->arg);
-            if (rc == 0)
-                rc = store_txn_commit(child);
-            else
-                store_txn_abort(child);
+        struct writer_op *end_op = op->next;
+        bool grouped = false;
+        size_t k = 1;
+
+        /* A run of repeatable operations shares one child, and runs
+         * again one child each if any of them fails. */
+        while (op->repeatable && end_op != NULL && end_op->repeatable &&
+               k < WRITER_GROUP_MAX) {
+            end_op = end_op->next;
+            k++;
         }
-        op->status = rc;
-        if (rc == 0)
-            kept++;
-        (*n)++;
-        last = op;
-        op = op->next;
+        if (k > 1)
+            grouped = writer_group_run(w, parent, op, end_op) == 0;
+        for (; op != end_op; op = op->next) {
+            if (grouped) {
+                rc = 0;
+            } else {
+                rc = store_txn_begin(w->store, STORE_TXN_WRITE, parent,
+                                     &child);
+                if (rc == 0) {
+                    rc = op->op(child, op->arg);
+                    if (rc == 0)
+                        rc = store_txn_commit(child);
+                    else
+                        store_txn_abort(child);
+                }
+            }
+            op->status = rc;
+            if (rc == 0)
+                kept++;
+            (*n)++;
+            last = op;
+        }
         /* A bounded batch bounds the memory of its dirty pages, the
          * latency of its commit, and how far it can reach into the
          * store's reserve (store.h). */
@@ -440,9 +487,9 @@ fail_free:
     return rc;
 }
 
-int
-writer_submit(struct writer *w, writer_op_fn *op, writer_done_fn *done,
-              void *arg)
+static int
+writer_queue(struct writer *w, writer_op_fn *op, writer_done_fn *done,
+             void *arg, bool repeatable)
 {
     struct writer_op *o;
     int rc = 0;
@@ -456,6 +503,7 @@ writer_submit(struct writer *w, writer_op_fn *op, writer_done_fn *done,
     o->done = done;
     o->arg = arg;
     o->status = 0;
+    o->repeatable = repeatable;
     o->submitted_ns = uv_hrtime();
 
     uv_mutex_lock(&w->mu);
@@ -479,6 +527,20 @@ writer_submit(struct writer *w, writer_op_fn *op, writer_done_fn *done,
     if (w->inflight++ == 0)
         uv_ref((uv_handle_t *)&w->async);
     return 0;
+}
+
+int
+writer_submit(struct writer *w, writer_op_fn *op, writer_done_fn *done,
+              void *arg)
+{
+    return writer_queue(w, op, done, arg, false);
+}
+
+int
+writer_submit_repeatable(struct writer *w, writer_op_fn *op,
+                         writer_done_fn *done, void *arg)
+{
+    return writer_queue(w, op, done, arg, true);
 }
 
 void

@@ -4,7 +4,8 @@
  * One thread owns every write transaction of a store.  Code on the libuv
  * loop thread submits operations; the writer thread takes every operation
  * queued when it wakes (up to WRITER_BATCH_MAX), runs each in a child
- * transaction of one batch transaction, commits the batch once (one sync
+ * transaction of one batch transaction (consecutive repeatable ones in a
+ * shared child, see writer_submit_repeatable), commits the batch once (one sync
  * for all of them; a batch that puts over WRITER_BATCH_BYTES is split in
  * several), and only then reports each operation's outcome back on the
  * loop thread.  Operations run, and are reported, in submission order.  While
@@ -38,6 +39,9 @@ struct writer;
  * dirty pages held in memory, a commit's latency, and how far one commit
  * can reach into the store's reserve (STORE_RESERVE_MAX, store.h). */
 #define WRITER_BATCH_BYTES (8u << 20)
+/* Repeatable operations sharing one child transaction at most
+ * (writer_submit_repeatable); the batch's bytes are checked after them. */
+#define WRITER_GROUP_MAX 64
 
 /*
  * An operation: writes through |txn| (a child write transaction of the
@@ -136,6 +140,21 @@ int writer_new(struct store *s, uv_loop_t *loop, struct writer **out);
  */
 int writer_submit(struct writer *w, writer_op_fn *op, writer_done_fn *done,
                   void *arg);
+
+/*
+ * Like writer_submit, for an operation that may run more than once: it
+ * leaves nothing between runs but its writes in |txn| (dropped when a run
+ * is not kept), and each run starts over from what the loop thread put in
+ * |arg|, replacing what an earlier run left there.  Consecutive
+ * repeatable operations of a batch (up to WRITER_GROUP_MAX) share one
+ * child transaction, so each page they write is copied once, not once per
+ * operation; if one of them fails, that child is dropped and each of them
+ * runs again in a child of its own, as writer_submit's would.  What each
+ * sees and reports is the same either way.  The audited reads' decisions
+ * are such operations.
+ */
+int writer_submit_repeatable(struct writer *w, writer_op_fn *op,
+                             writer_done_fn *done, void *arg);
 
 /*
  * Called on the loop thread after each round of done callbacks: by then

@@ -2,7 +2,8 @@
  * test_writer.c -- unit tests of writer.c on a real store in fresh mkdtemp
  * directories, with a libuv loop receiving the completions: 1000
  * operations and their statuses in order, group commit (a held batch makes
- * the rest queue into one), a failing operation amid its batch, data
+ * the rest queue into one), a failing operation amid its batch,
+ * repeatable operations sharing a child and running again alone, data
  * visible when done runs, the byte budget splitting a batch, a full store
  * (ERR_FULL, then writes resume after deleting), an injected ERR_FULL
  * commit (not fatal) and -EIO commit (the writer stops), and writer_free
@@ -87,6 +88,7 @@ struct item {
     int ret;     /* what the op returns after writing */
     bool hold;   /* wait on f->hold first */
     size_t vlen; /* bytes of value to write (0: the key itself) */
+    int runs;    /* times the operation ran (writer thread) */
 };
 
 static struct item items[NOPS];
@@ -157,6 +159,7 @@ op_put(struct store_txn *t, void *arg)
         uv_sem_post(&it->f->running);
         uv_sem_wait(&it->f->hold);
     }
+    it->runs++;
     key_of(key, sizeof(key), it->i);
     if (it->vlen > 0)
         rc = store_put(t, STORE_DB_DOCS, key, strlen(key), zeros, it->vlen, 0);
@@ -335,8 +338,10 @@ END_TEST
 static int
 op_put_exclusive(struct store_txn *t, void *arg)
 {
+    struct item *it = arg;
     char key[16];
 
+    it->runs++;
     key_of(key, sizeof(key), 2);
     return store_put(t, STORE_DB_DOCS, key, strlen(key), "dup", 3,
                      STORE_PUT_NOOVERWRITE);
@@ -389,6 +394,98 @@ START_TEST(test_writer_failing_op_spares_neighbours)
                      ERR_NOTFOUND);
     store_txn_abort(t);
     ck_assert_uint_eq(st.ops_failed, 2);
+    fx_close(&f);
+}
+END_TEST
+
+/*
+ * Repeatable operations (writer_submit_repeatable) in one batch: ops 1-5,
+ * then op 6 submitted plainly, then ops 7-9.  Op 4 puts op 2's key
+ * again (ERR_EXISTS: it sees op 2's write), op 5 writes then fails.  The
+ * first run shares one child, dropped at op 4, and each of ops 1-5 runs
+ * again in its own; op 6 runs once in its own; ops 7-9 share one child
+ * and run once.  The outcomes are those of one child each.
+ */
+static void
+start_repeatable(struct fx *f)
+{
+    hold_writer(f, 0);
+    for (int i = 1; i < 10; i++) {
+        items[i] = (struct item){.f = f, .i = i, .ret = i == 5 ? ERR_INVALID
+                                                               : 0};
+        if (i == 6)
+            ck_assert_int_eq(writer_submit(f->w, op_put, on_done, &items[i]),
+                             0);
+        else
+            ck_assert_int_eq(
+                writer_submit_repeatable(f->w,
+                                         i == 4 ? op_put_exclusive : op_put,
+                                         on_done, &items[i]),
+                0);
+    }
+    release(f);
+}
+
+START_TEST(test_writer_repeatable_share_a_child)
+{
+    struct fx f;
+    struct writer_stats st;
+    struct store_txn *t;
+    const void *v;
+    size_t len;
+
+    fx_open(&f, 0, start_repeatable);
+    fx_run(&f);
+    ck_assert_int_eq(f.done, 10);
+    ck_assert(f.in_order);
+    writer_stats(f.w, &st);
+    ck_assert_uint_eq(st.batches, 2); /* ops 1..9 shared a batch */
+    for (int i = 1; i < 10; i++) {
+        int want = i == 4 ? ERR_EXISTS : i == 5 ? ERR_INVALID : 0;
+
+        ck_assert_int_eq(f.status[i], want);
+        if (i != 4)
+            ck_assert(stored(f.s, i) == (want == 0));
+        /* Ops 1-4 ran in the dropped shared child, then alone; op 5 was
+         * not reached in the shared child (op 4 failed first). */
+        ck_assert_int_eq(items[i].runs, i <= 4 ? 2 : 1);
+    }
+    ck_assert_int_eq(store_txn_begin(f.s, STORE_TXN_READ, NULL, &t), 0);
+    ck_assert_int_eq(store_get(t, STORE_DB_DOCS, "k0002", 5, &v, &len), 0);
+    ck_assert_mem_eq(v, "k0002", 5);
+    store_txn_abort(t);
+    ck_assert_uint_eq(st.ops_failed, 2);
+    fx_close(&f);
+}
+END_TEST
+
+/* A failure at the end of a shared child: ops 1-8 repeatable, op 8
+ * fails after writing; 1-7 are kept after running twice. */
+static void
+start_repeatable_last_fails(struct fx *f)
+{
+    hold_writer(f, 0);
+    for (int i = 1; i < 9; i++) {
+        items[i] = (struct item){.f = f, .i = i, .ret = i == 8 ? -EPERM : 0};
+        ck_assert_int_eq(
+            writer_submit_repeatable(f->w, op_put, on_done, &items[i]), 0);
+    }
+    release(f);
+}
+
+START_TEST(test_writer_repeatable_failure_reruns_alone)
+{
+    struct fx f;
+
+    fx_open(&f, 0, start_repeatable_last_fails);
+    fx_run(&f);
+    ck_assert_int_eq(f.done, 9);
+    ck_assert(f.in_order);
+    for (int i = 1; i < 9; i++) {
+        ck_assert_int_eq(f.status[i], i == 8 ? -EPERM : 0);
+        ck_assert(stored(f.s, i) == (i != 8));
+        ck_assert_int_eq(items[i].runs, 2);
+    }
     fx_close(&f);
 }
 END_TEST
@@ -982,6 +1079,8 @@ suite_writer(void)
     tcase_add_test(tc, test_writer_batch_end_io_error_stops_writes);
     tcase_add_test(tc, test_writer_batch_end_all_failed_drops);
     tcase_add_test(tc, test_writer_failing_op_spares_neighbours);
+    tcase_add_test(tc, test_writer_repeatable_share_a_child);
+    tcase_add_test(tc, test_writer_repeatable_failure_reruns_alone);
     tcase_add_test(tc, test_writer_visible_when_done);
     tcase_add_test(tc, test_writer_byte_budget_splits);
     suite_add_tcase(s, tc);
