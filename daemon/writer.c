@@ -113,15 +113,6 @@ writer_err_fatal(int err)
 }
 
 /*
- * Runs operations from |ops| on, each in a child transaction of one batch
- * transaction, until they end or the batch has put WRITER_BATCH_BYTES,
- * and commits the batch.  Sets the status of each operation run; cuts the
- * list after the last one run, sets |*rest| to the operations left and
- * |*n| to the number run.  Returns the error that failed every operation
- * run (0 if none), with the commit's duration in |*commit_ns| (0 if
- * nothing was committed).
- */
-/*
  * Runs the repeatable operations from |first| up to |end| (excluded) in
  * one child transaction of |parent|: one copy of each page they touch
  * instead of one per operation (LMDB copies a page into every child that
@@ -148,6 +139,16 @@ writer_group_run(struct writer *w, struct store_txn *parent,
     return rc;
 }
 
+/*
+ * Runs operations from |ops| on, each in a child transaction of one batch
+ * transaction (a run of repeatable ones in a shared child first, see
+ * writer_group_run), until they end or the batch has put WRITER_BATCH_BYTES,
+ * and commits the batch.  Sets the status of each operation run; cuts the
+ * list after the last one run, sets |*rest| to the operations left and
+ * |*n| to the number run.  Returns the error that failed every operation
+ * run (0 if none), with the commit's duration in |*commit_ns| (0 if
+ * nothing was committed).
+ */
 static int
 writer_txn_run(struct writer *w, struct writer_op *ops, struct writer_op **rest,
                uint32_t *n, uint64_t *commit_ns)
