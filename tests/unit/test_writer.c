@@ -347,46 +347,55 @@ op_put_exclusive(struct store_txn *t, void *arg)
                      STORE_PUT_NOOVERWRITE);
 }
 
+/* start_neighbours submits ops 1-9 repeatable (but op 6) when set. */
+static bool neighbours_repeatable;
+
 static void
 start_neighbours(struct fx *f)
 {
     hold_writer(f, 0);
     for (int i = 1; i < 10; i++) {
-        if (i == 4) {
-            items[i] = (struct item){.f = f, .i = i};
+        writer_op_fn *fn = i == 4 ? op_put_exclusive : op_put;
+
+        items[i] =
+            (struct item){.f = f, .i = i, .ret = i == 5 ? ERR_INVALID : 0};
+        if (neighbours_repeatable && i != 6)
             ck_assert_int_eq(
-                writer_submit(f->w, op_put_exclusive, on_done, &items[i]), 0);
-        } else {
-            submit(f, i, i == 5 ? ERR_INVALID : 0, false, 0);
-        }
+                writer_submit_repeatable(f->w, fn, on_done, &items[i]), 0);
+        else
+            ck_assert_int_eq(writer_submit(f->w, fn, on_done, &items[i]), 0);
     }
     release(f);
 }
 
-START_TEST(test_writer_failing_op_spares_neighbours)
+/* Runs start_neighbours and checks the outcomes, the same either way:
+ * ops 1..9 in one batch, op 4 ERR_EXISTS, op 5 ERR_INVALID, the others
+ * kept, op 2's value standing. */
+static void
+run_neighbours(struct fx *f, bool repeatable)
 {
-    struct fx f;
     struct writer_stats st;
     struct store_txn *t;
     const void *v;
     size_t len;
 
-    fx_open(&f, 0, start_neighbours);
-    fx_run(&f);
-    ck_assert_int_eq(f.done, 10);
-    ck_assert(f.in_order);
-    writer_stats(f.w, &st);
+    neighbours_repeatable = repeatable;
+    fx_open(f, 0, start_neighbours);
+    fx_run(f);
+    ck_assert_int_eq(f->done, 10);
+    ck_assert(f->in_order);
+    writer_stats(f->w, &st);
     ck_assert_uint_eq(st.batches, 2); /* ops 1..9 shared a batch */
     ck_assert_uint_eq(st.max_batch, 9);
     for (int i = 0; i < 10; i++) {
         int want = i == 4 ? ERR_EXISTS : i == 5 ? ERR_INVALID : 0;
 
-        ck_assert_int_eq(f.status[i], want);
+        ck_assert_int_eq(f->status[i], want);
         if (i != 4)
-            ck_assert(stored(f.s, i) == (want == 0));
+            ck_assert(stored(f->s, i) == (want == 0));
     }
     /* Op 2's value stands, op 4 changed nothing. */
-    ck_assert_int_eq(store_txn_begin(f.s, STORE_TXN_READ, NULL, &t), 0);
+    ck_assert_int_eq(store_txn_begin(f->s, STORE_TXN_READ, NULL, &t), 0);
     ck_assert_int_eq(store_get(t, STORE_DB_DOCS, "k0002", 5, &v, &len), 0);
     ck_assert_uint_eq(len, 5);
     ck_assert_mem_eq(v, "k0002", 5);
@@ -394,67 +403,34 @@ START_TEST(test_writer_failing_op_spares_neighbours)
                      ERR_NOTFOUND);
     store_txn_abort(t);
     ck_assert_uint_eq(st.ops_failed, 2);
+}
+
+START_TEST(test_writer_failing_op_spares_neighbours)
+{
+    struct fx f;
+
+    run_neighbours(&f, false);
+    for (int i = 1; i < 10; i++)
+        ck_assert_int_eq(items[i].runs, 1);
     fx_close(&f);
 }
 END_TEST
 
 /*
- * Repeatable operations (writer_submit_repeatable) in one batch: ops 1-5,
- * then op 6 submitted plainly, then ops 7-9.  Op 4 puts op 2's key
- * again (ERR_EXISTS: it sees op 2's write), op 5 writes then fails.  The
- * first run shares one child, dropped at op 4, and each of ops 1-5 runs
- * again in its own; op 6 runs once in its own; ops 7-9 share one child
- * and run once.  The outcomes are those of one child each.
+ * The same operations, repeatable (writer_submit_repeatable) but op 6.
+ * Ops 1-5 share a child, dropped at op 4's ERR_EXISTS (it sees op 2's
+ * write there too), and ops 1-5 run again one child each; op 6 runs once
+ * in its own; ops 7-9 share a child and run once.  The outcomes are those
+ * of one child each.
  */
-static void
-start_repeatable(struct fx *f)
-{
-    hold_writer(f, 0);
-    for (int i = 1; i < 10; i++) {
-        items[i] = (struct item){.f = f, .i = i, .ret = i == 5 ? ERR_INVALID
-                                                               : 0};
-        if (i == 6)
-            ck_assert_int_eq(writer_submit(f->w, op_put, on_done, &items[i]),
-                             0);
-        else
-            ck_assert_int_eq(
-                writer_submit_repeatable(f->w,
-                                         i == 4 ? op_put_exclusive : op_put,
-                                         on_done, &items[i]),
-                0);
-    }
-    release(f);
-}
-
 START_TEST(test_writer_repeatable_share_a_child)
 {
     struct fx f;
-    struct writer_stats st;
-    struct store_txn *t;
-    const void *v;
-    size_t len;
 
-    fx_open(&f, 0, start_repeatable);
-    fx_run(&f);
-    ck_assert_int_eq(f.done, 10);
-    ck_assert(f.in_order);
-    writer_stats(f.w, &st);
-    ck_assert_uint_eq(st.batches, 2); /* ops 1..9 shared a batch */
-    for (int i = 1; i < 10; i++) {
-        int want = i == 4 ? ERR_EXISTS : i == 5 ? ERR_INVALID : 0;
-
-        ck_assert_int_eq(f.status[i], want);
-        if (i != 4)
-            ck_assert(stored(f.s, i) == (want == 0));
-        /* Ops 1-4 ran in the dropped shared child, then alone; op 5 was
-         * not reached in the shared child (op 4 failed first). */
+    run_neighbours(&f, true);
+    for (int i = 1; i < 10; i++)
+        /* Op 5 was not reached in the shared child: op 4 failed first. */
         ck_assert_int_eq(items[i].runs, i <= 4 ? 2 : 1);
-    }
-    ck_assert_int_eq(store_txn_begin(f.s, STORE_TXN_READ, NULL, &t), 0);
-    ck_assert_int_eq(store_get(t, STORE_DB_DOCS, "k0002", 5, &v, &len), 0);
-    ck_assert_mem_eq(v, "k0002", 5);
-    store_txn_abort(t);
-    ck_assert_uint_eq(st.ops_failed, 2);
     fx_close(&f);
 }
 END_TEST
