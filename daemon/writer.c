@@ -113,15 +113,16 @@ writer_err_fatal(int err)
 }
 
 /*
- * Runs the repeatable operations from |first| up to |end| (excluded) in
- * one child transaction of |parent|: one copy of each page they touch
- * instead of one per operation (LMDB copies a page into every child that
- * writes it, and frees the parent's copy at the child's commit, so each
- * child's pages came from malloc, zeroed).  Returns 0 with their writes
- * kept, or the first error, with none of them kept.
+ * Runs the operations from |first| up to |end| (excluded) in one child
+ * transaction of |parent|: one operation, or a run of repeatable ones,
+ * which then copy each page they touch once instead of once each (LMDB
+ * copies a page into every child that writes it, and frees the parent's
+ * copy at the child's commit, so each child's pages came from malloc,
+ * zeroed).  Returns 0 with their writes kept, or the first error, with
+ * none of them kept.
  */
 static int
-writer_group_run(struct writer *w, struct store_txn *parent,
+writer_child_run(struct writer *w, struct store_txn *parent,
                  struct writer_op *first, struct writer_op *end)
 {
     struct store_txn *child;
@@ -142,7 +143,7 @@ writer_group_run(struct writer *w, struct store_txn *parent,
 /*
  * Runs operations from |ops| on, each in a child transaction of one batch
  * transaction (a run of repeatable ones in a shared child first, see
- * writer_group_run), until they end or the batch has put WRITER_BATCH_BYTES,
+ * writer_child_run), until they end or the batch has put WRITER_BATCH_BYTES,
  * and commits the batch.  Sets the status of each operation run; cuts the
  * list after the last one run, sets |*rest| to the operations left and
  * |*n| to the number run.  Returns the error that failed every operation
@@ -154,7 +155,6 @@ writer_txn_run(struct writer *w, struct writer_op *ops, struct writer_op **rest,
                uint32_t *n, uint64_t *commit_ns)
 {
     struct store_txn *parent = NULL;
-    struct store_txn *child;
     struct writer_op *op, *last = NULL;
     writer_batch_end_fn *end;
     void *end_arg;
@@ -189,21 +189,9 @@ writer_txn_run(struct writer *w, struct writer_op *ops, struct writer_op **rest,
             k++;
         }
         if (k > 1)
-            grouped = writer_group_run(w, parent, op, end_op) == 0;
+            grouped = writer_child_run(w, parent, op, end_op) == 0;
         for (; op != end_op; op = op->next) {
-            if (grouped) {
-                rc = 0;
-            } else {
-                rc = store_txn_begin(w->store, STORE_TXN_WRITE, parent,
-                                     &child);
-                if (rc == 0) {
-                    rc = op->op(child, op->arg);
-                    if (rc == 0)
-                        rc = store_txn_commit(child);
-                    else
-                        store_txn_abort(child);
-                }
-            }
+            rc = grouped ? 0 : writer_child_run(w, parent, op, op->next);
             op->status = rc;
             if (rc == 0)
                 kept++;

@@ -5,8 +5,8 @@
  * loop thread submits operations; the writer thread takes every operation
  * queued when it wakes (up to WRITER_BATCH_MAX), runs each in a child
  * transaction of one batch transaction (consecutive repeatable ones in a
- * shared child, see writer_submit_repeatable), commits the batch once (one sync
- * for all of them; a batch that puts over WRITER_BATCH_BYTES is split in
+ * shared child, see writer_submit_repeatable), commits the batch once (one
+ * sync for all of them; a batch that puts over WRITER_BATCH_BYTES is split in
  * several), and only then reports each operation's outcome back on the
  * loop thread.  Operations run, and are reported, in submission order.  While
  * one batch is being synced, the next one queues: the busier the daemon, the

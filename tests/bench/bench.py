@@ -595,9 +595,8 @@ def main():
                 "timer of the same calls (request headers read to the "
                 "answer's last frame made, its per-call log lines) p50 / "
                 "p99 / p99.9 = %.2f / %.2f / %.2f ms; the load generator "
-                "handed the "
-                "requests over p50 / p99 = %.2f / %.2f ms after they "
-                "were due (its tick, its own waits for a CPU, no free "
+                "handed the requests over p50 / p99 = %.2f / %.2f ms after "
+                "they were due (its tick, its own waits for a CPU, no free "
                 "stream)" % (quantile(own, 0.5), quantile(own, 0.99),
                              quantile(own, 0.999),
                              r["send_p50_us"] / 1e3,
