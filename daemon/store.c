@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -74,6 +75,11 @@ struct store {
     _Atomic int fault_commit; /* store__fault_commit */
     _Atomic bool io_failed;   /* a commit failed with an I/O error */
     bool readonly;            /* store_open_readonly: no write txns */
+    /* Read txns ended and kept reset (mdb_txn_reset) for the next
+     * store_txn_begin to renew: no allocation, no reader-table lock. */
+    pthread_mutex_t idle_mu;
+    struct store_txn *idle[STORE_IDLE_READS];
+    unsigned n_idle;
     uint32_t
         format; /* of the contents: STORE_FORMAT_VERSION unless read-only */
 };
@@ -930,6 +936,7 @@ store_open_env(const char *dir, size_t map_size, bool readonly, bool nolock,
         goto fail;
     }
     s->readonly = readonly;
+    pthread_mutex_init(&s->idle_mu, NULL);
     rc = mdb_env_create(&s->env);
     if (rc != 0) {
         s->env = NULL;
@@ -998,8 +1005,11 @@ store_open_env(const char *dir, size_t map_size, bool readonly, bool nolock,
     return 0;
 
 fail:
-    if (s != NULL && s->env != NULL)
-        mdb_env_close(s->env);
+    if (s != NULL) {
+        if (s->env != NULL)
+            mdb_env_close(s->env);
+        pthread_mutex_destroy(&s->idle_mu);
+    }
     free(s);
     return rc;
 }
@@ -1055,6 +1065,14 @@ store_close(struct store *s)
 {
     if (s == NULL)
         return;
+    /* Every txn has ended (store.h): only the idle ones are left. */
+    while (s->n_idle > 0) {
+        struct store_txn *t = s->idle[--s->n_idle];
+
+        mdb_txn_abort(t->txn);
+        free(t);
+    }
+    pthread_mutex_destroy(&s->idle_mu);
     mdb_env_close(s->env);
     free(s);
 }
@@ -1078,6 +1096,47 @@ store__fault_commit(struct store *s, int err)
 }
 
 /* --- transactions ------------------------------------------------------ */
+
+/* An idle read txn of |s| renewed as a fresh snapshot, or NULL (none
+ * idle, or the renewal failed: the caller begins one). */
+static struct store_txn *
+store_idle_take(struct store *s)
+{
+    struct store_txn *t = NULL;
+
+    pthread_mutex_lock(&s->idle_mu);
+    if (s->n_idle > 0)
+        t = s->idle[--s->n_idle];
+    pthread_mutex_unlock(&s->idle_mu);
+    if (t != NULL && mdb_txn_renew(t->txn) != 0) {
+        mdb_txn_abort(t->txn);
+        free(t);
+        t = NULL;
+    }
+    return t;
+}
+
+/* Ends read txn |t|, whose cursors are closed: kept reset for the next
+ * read while fewer than STORE_IDLE_READS are, freed otherwise. */
+static void
+store_read_end(struct store_txn *t)
+{
+    struct store *s = t->store;
+    bool kept = false;
+
+    mdb_txn_reset(t->txn);
+    t->err = 0;
+    pthread_mutex_lock(&s->idle_mu);
+    if (s->n_idle < STORE_IDLE_READS) {
+        s->idle[s->n_idle++] = t;
+        kept = true;
+    }
+    pthread_mutex_unlock(&s->idle_mu);
+    if (!kept) {
+        mdb_txn_abort(t->txn);
+        free(t);
+    }
+}
 
 int
 store_txn_begin(struct store *s, enum store_txn_mode mode,
@@ -1106,6 +1165,10 @@ store_txn_begin(struct store *s, enum store_txn_mode mode,
      * look again before each batch while the disk refuses puts. */
     if (mode == STORE_TXN_WRITE && parent == NULL && atomic_load(&s->disk_over))
         store_room_update(s);
+    if (mode == STORE_TXN_READ && (t = store_idle_take(s)) != NULL) {
+        *out = t;
+        return 0;
+    }
     t = calloc(1, sizeof(*t));
     if (t == NULL)
         return -ENOMEM;
@@ -1163,6 +1226,12 @@ store_txn_commit(struct store_txn *t)
     int rc;
 
     store_txn_release(t);
+    if (!t->write) {
+        /* Nothing to commit: a read txn only ends. */
+        rc = t->err;
+        store_read_end(t);
+        return rc;
+    }
     if (t->err != 0) {
         rc = t->err;
         mdb_txn_abort(t->txn);
@@ -1219,6 +1288,10 @@ store_txn_abort(struct store_txn *t)
     if (t == NULL)
         return;
     store_txn_release(t);
+    if (!t->write) {
+        store_read_end(t);
+        return;
+    }
     mdb_txn_abort(t->txn);
     free(t);
 }

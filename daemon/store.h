@@ -90,6 +90,9 @@ enum store_db {
 #define STORE_MAP_SIZE_DEFAULT (1ULL << 30) /* 1 GiB */
 /* Read transactions open at once in the process (LMDB reader slots). */
 #define STORE_MAX_READERS 512
+/* Read transactions kept, once ended, for the next ones to reuse (each
+ * holds a reader slot but no snapshot: see store_txn_begin). */
+#define STORE_IDLE_READS 4
 
 /*
  * The last pages of the map are a reserve for transactions that delete:
@@ -231,7 +234,12 @@ const char *store_db_name(enum store_db db);
  * child too).  Children nest to any depth.
  *
  * On success |*out| is the transaction, ended by exactly one call to
- * store_txn_commit() or store_txn_abort(), which free it.
+ * store_txn_commit() or store_txn_abort(), which free it.  An ended read
+ * transaction is kept (up to STORE_IDLE_READS of them) and renewed by a
+ * later begin, as LMDB's mdb_txn_reset/mdb_txn_renew allow: a reader
+ * takes neither an allocation nor the reader table's lock, and still sees
+ * every commit made before its begin.  Every transaction must have ended
+ * before store_close().
  *
  * Returns 0, ERR_INVALID (|parent| not a write transaction, or a read
  * child asked), the error that left |parent| unusable (see store_put), or

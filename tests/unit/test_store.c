@@ -808,6 +808,61 @@ START_TEST(test_store_snapshot_and_threads)
 }
 END_TEST
 
+/* Ended read txns are kept reset and renewed by later begins: a renewed
+ * one sees every commit made before its begin, cursors left open are
+ * closed first, and the kept ones hold no snapshot (pages that later
+ * commits free are reused, so the file does not grow). */
+START_TEST(test_store_reused_reads)
+{
+    struct store *s = open_ok(0);
+    struct store_txn *w, *r[STORE_IDLE_READS + 2];
+    struct store_cursor *c = NULL;
+    struct store_stat st;
+    uint64_t high;
+    char val[3000], want[16];
+
+    memset(val, 'a', sizeof(val));
+    w = begin(s, STORE_TXN_WRITE, NULL);
+    ck_assert_int_eq(store_put(w, STORE_DB_PERSONS, "k", 1, val, sizeof(val),
+                               0),
+                     0);
+    ck_assert_int_eq(put_str(w, STORE_DB_PERSONS, "n", "0", 0), 0);
+    ck_assert_int_eq(store_txn_commit(w), 0);
+    /* More at once than are kept: the rest are freed. */
+    for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+        r[i] = begin(s, STORE_TXN_READ, NULL);
+        expect(r[i], STORE_DB_PERSONS, "n", "0");
+    }
+    ck_assert_int_eq(store_cursor_open(r[0], STORE_DB_PERSONS, NULL, 0, &c),
+                     0);
+    for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+        if (i % 2 == 0)
+            store_txn_abort(r[i]);
+        else
+            ck_assert_int_eq(store_txn_commit(r[i]), 0);
+    }
+    ck_assert_int_eq(store_stat(s, &st), 0);
+    high = st.high_water;
+    for (int i = 1; i <= 300; i++) {
+        val[0] = (char)('a' + i % 26);
+        snprintf(want, sizeof(want), "%d", i);
+        w = begin(s, STORE_TXN_WRITE, NULL);
+        ck_assert_int_eq(store_put(w, STORE_DB_PERSONS, "k", 1, val,
+                                   sizeof(val), 0),
+                         0);
+        ck_assert_int_eq(put_str(w, STORE_DB_PERSONS, "n", want, 0), 0);
+        ck_assert_int_eq(store_txn_commit(w), 0);
+        /* Each read renews a kept txn: the commit just made is seen. */
+        expect_committed(s, STORE_DB_PERSONS, "n", want);
+    }
+    ck_assert_int_eq(store_stat(s, &st), 0);
+    ck_assert_msg(st.high_water - high < 64 * (uint64_t)st.page_size,
+                  "the file grew by %llu pages: a kept read pins pages",
+                  (unsigned long long)((st.high_water - high) / st.page_size));
+    store_close(s);
+}
+END_TEST
+
 START_TEST(test_store_fault_commit)
 {
     struct store *s = open_ok(0);
@@ -1244,6 +1299,7 @@ suite_store(void)
     tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
     tcase_add_test(tc, test_store_nested_abort_keeps_parent);
     tcase_add_test(tc, test_store_snapshot_and_threads);
+    tcase_add_test(tc, test_store_reused_reads);
     tcase_add_test(tc, test_store_fault_commit);
     tcase_add_test(tc, test_store_stat_counts);
     tcase_add_test(tc, test_store_tail_written_ahead);

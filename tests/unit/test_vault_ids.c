@@ -91,6 +91,38 @@ START_TEST(test_vault_ids_malformed_refused)
 }
 END_TEST
 
+/* Every byte value in the last digit's place: exactly the 32 digits of
+ * the alphabet are taken, with their values; every other byte (upper
+ * case, the four letters Crockford leaves out, bytes over 0x7f) is
+ * refused. */
+START_TEST(test_vault_ids_every_byte)
+{
+    static const char digits[] = "0123456789abcdefghjkmnpqrstvwxyz";
+    char s[VAULT_ID_STR];
+    struct vault_id id;
+    int taken = 0;
+
+    for (int c = 1; c < 256; c++) {
+        const char *d = memchr(digits, c, sizeof(digits) - 1);
+        int rc;
+
+        memset(s, '0', sizeof(s));
+        s[0] = 'd';
+        s[VAULT_ID_STR - 2] = (char)c;
+        s[VAULT_ID_STR - 1] = '\0';
+        rc = vault__id_parse(s, 'd', &id);
+        if (d == NULL) {
+            ck_assert_msg(rc == ERR_INVALID, "accepted byte 0x%02x", c);
+            continue;
+        }
+        ck_assert_msg(rc == 0, "refused digit '%c'", c);
+        ck_assert_uint_eq(id.b[15], (unsigned)(d - digits));
+        taken++;
+    }
+    ck_assert_int_eq(taken, 32);
+}
+END_TEST
+
 Suite *
 suite_vault_ids(void)
 {
@@ -100,6 +132,7 @@ suite_vault_ids(void)
     tcase_add_test(tc, test_vault_ids_known_vectors);
     tcase_add_test(tc, test_vault_ids_round_trip);
     tcase_add_test(tc, test_vault_ids_malformed_refused);
+    tcase_add_test(tc, test_vault_ids_every_byte);
     suite_add_tcase(s, tc);
     return s;
 }
