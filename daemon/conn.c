@@ -157,15 +157,37 @@ conn_write_buf(struct conn *c, struct buf *data)
     return 0;
 }
 
-/* Moves the ciphertext TLS has ready into one socket write, without a
- * copy: the write takes TLS's output buffer. */
+/*
+ * Writes the ciphertext TLS has ready to the socket, without a copy.
+ * When no earlier write is queued, it goes straight from TLS's buffer
+ * (uv_try_write), which keeps its memory for the next records: most such
+ * writes complete at once, and a uv_write that completes still costs a
+ * request, a callback on the next loop pass and, in libuv 1.44, an
+ * epoll_ctl to take the POLLOUT interest it never needed back.  What the
+ * socket does not take (or all of it, when writes are queued, which
+ * uv_try_write refuses so that the order holds) goes to one uv_write
+ * that takes TLS's buffer.  An error of the socket comes back through
+ * that uv_write too.
+ */
 static int
 conn_push(struct conn *c)
 {
     struct buf out;
+    size_t n = tls_conn_output_pending(c->tls);
 
-    if (tls_conn_output_pending(c->tls) == 0)
+    if (n == 0)
         return 0;
+    if (c->wq_bytes == 0) {
+        uv_buf_t b = uv_buf_init((char *)tls_conn_output_peek(c->tls),
+                                 (unsigned)n);
+        int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+
+        if (w > 0) {
+            tls_conn_output_consume(c->tls, (size_t)w);
+            if ((size_t)w == n)
+                return 0;
+        }
+    }
     tls_conn_output_take(c->tls, &out);
     return conn_write_buf(c, &out);
 }

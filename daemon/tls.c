@@ -594,6 +594,20 @@ tls_conn_trim(struct tls_conn *t)
     t->out_room = 0;
 }
 
+const uint8_t *
+tls_conn_output_peek(const struct tls_conn *t)
+{
+    return buf_peek(&t->out);
+}
+
+void
+tls_conn_output_consume(struct tls_conn *t, size_t n)
+{
+    size_t have = buf_size(&t->out);
+
+    buf_consume(&t->out, n < have ? n : have);
+}
+
 size_t
 tls_conn_output_read(struct tls_conn *t, void *out, size_t len)
 {

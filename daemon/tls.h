@@ -103,6 +103,15 @@ size_t tls_conn_output_pending(const struct tls_conn *t);
  */
 void tls_conn_trim(struct tls_conn *t);
 
+/* Those bytes in place (tls_conn_output_pending() of them), valid until
+ * the next call on |t|. */
+const uint8_t *tls_conn_output_peek(const struct tls_conn *t);
+
+/* Drops the first |n| (at most the pending count) of those bytes, written
+ * from tls_conn_output_peek(); the output keeps its memory for the next
+ * records. */
+void tls_conn_output_consume(struct tls_conn *t, size_t n);
+
 /* Moves up to |len| bytes of that ciphertext into |out|.  Returns the
  * count moved. */
 size_t tls_conn_output_read(struct tls_conn *t, void *out, size_t len);
