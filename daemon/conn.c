@@ -315,7 +315,17 @@ conn_on_wake(uv_check_t *h)
 void
 conn_wake(struct conn *c)
 {
-    if (c->closing || uv_is_active((uv_handle_t *)&c->wake))
+    if (c->closing)
+        return;
+    /* From a handler run by the flush itself (h2_run_writable): another
+     * round of it.  A check started now would wait for the next pass,
+     * and nothing may wake the loop for it: the socket took everything
+     * and the peer waits for the rest of an answer. */
+    if (c->flushing) {
+        c->flush_again = true;
+        return;
+    }
+    if (uv_is_active((uv_handle_t *)&c->wake))
         return;
     uv_check_start(&c->wake, conn_on_wake);
 }

@@ -31,7 +31,8 @@ struct tls_ctx;
 int conn_accept(struct server *s, uv_stream_t *listener, struct tls_ctx *ctx);
 
 /* Schedules a flush of pending output (safe to call from any loop-thread
- * context, including nghttp2 callbacks). */
+ * context, including nghttp2 callbacks): at the end of this loop pass, or,
+ * from a handler the flush itself runs, as another round of that flush. */
 void conn_wake(struct conn *c);
 
 /* Begins a graceful close: GOAWAY, calls in flight go on.  Then the
