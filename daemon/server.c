@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -355,10 +358,48 @@ server_on_signal(uv_signal_t *h, int signum)
         server_drain(s);
 }
 
+/* sched_setattr(2)'s argument, as the kernel lays it out (its first
+ * version, which every kernel with the call takes): glibc has no wrapper,
+ * and <linux/sched/types.h> clashes with <sched.h>. */
+struct server_sched_attr {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime;
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+};
+
+int
+server__loop_slice(void)
+{
+    struct server_sched_attr a;
+
+    memset(&a, 0, sizeof(a));
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof(a), 0) != 0)
+        return -errno;
+    if (a.sched_policy != SCHED_OTHER)
+        return 0;
+    /* The rest as read: the policy, and the nice value an operator may
+     * have set (Nice= in the unit). */
+    a.size = sizeof(a);
+    a.sched_flags = 0;
+    a.sched_runtime = SERVER_LOOP_SLICE_NS;
+    if (syscall(SYS_sched_setattr, 0, &a, 0) != 0)
+        return -errno;
+    return 0;
+}
+
 int
 server_run(struct server *s)
 {
     int rc;
+
+    if ((rc = server__loop_slice()) != 0)
+        log_info("the event loop keeps the scheduler's default slice: %s",
+                 err_str(rc));
 
     if ((rc = uv_listen((uv_stream_t *)&s->listener, 1024,
                         server_on_connection)) != 0) {

@@ -99,9 +99,30 @@ int server_on_reload(struct server *s, server_hook_fn *fn, void *arg);
 /*
  * Starts accepting, installs the SIGTERM/SIGINT (drain) and SIGHUP
  * (reload certificates and CA) handlers, and runs the loop until the drain
- * ends.  Returns 0 or a negative errno.
+ * ends, on the calling thread, which asks the scheduler for slices of
+ * SERVER_LOOP_SLICE_NS (server__loop_slice).  Returns 0 or a negative
+ * errno.
  */
 int server_run(struct server *s);
+
+/*
+ * The scheduler slice the loop thread asks for.  The loop works in short
+ * bursts (a read, a writer's report) and every answer waits for it: on
+ * Linux 6.12 and later (EEVDF custom slices, sched_setattr's
+ * sched_runtime for SCHED_OTHER) a shorter slice lets it run sooner when
+ * it wakes on a busy machine, for the same share of the CPU.  Older
+ * kernels take the request and ignore it.
+ */
+#define SERVER_LOOP_SLICE_NS 100000ull /* 100 us: the kernel's least */
+
+/*
+ * Asks for SERVER_LOOP_SLICE_NS slices for the calling thread, keeping
+ * its policy and nice value (a thread under another policy than
+ * SCHED_OTHER is left as it is).  Returns 0, or a negative errno (a
+ * seccomp filter or a kernel without sched_setattr): the thread then
+ * runs as before.  Exposed for tests.
+ */
+int server__loop_slice(void);
 
 /* Closes every handle and frees the server.  server_free(NULL) is a no-op. */
 void server_free(struct server *s);

@@ -39,6 +39,7 @@ main(void)
     srunner_add_suite(sr, suite_notify());
     srunner_add_suite(sr, suite_log());
     srunner_add_suite(sr, suite_hist());
+    srunner_add_suite(sr, suite_server());
     if (getenv("DOSSIER_UNIT_ONLY") == NULL)
         srunner_add_suite(sr, suite_integration());
     srunner_run_all(sr, CK_NORMAL);

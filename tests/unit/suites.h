@@ -33,6 +33,7 @@ Suite *suite_output(void);
 Suite *suite_notify(void);
 Suite *suite_log(void);
 Suite *suite_hist(void);
+Suite *suite_server(void);
 Suite *suite_integration(void);
 
 #endif
