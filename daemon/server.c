@@ -358,20 +358,6 @@ server_on_signal(uv_signal_t *h, int signum)
         server_drain(s);
 }
 
-/* sched_setattr(2)'s argument, as the kernel lays it out (its first
- * version, which every kernel with the call takes): glibc has no wrapper,
- * and <linux/sched/types.h> clashes with <sched.h>. */
-struct server_sched_attr {
-    uint32_t size;
-    uint32_t sched_policy;
-    uint64_t sched_flags;
-    int32_t sched_nice;
-    uint32_t sched_priority;
-    uint64_t sched_runtime;
-    uint64_t sched_deadline;
-    uint64_t sched_period;
-};
-
 int
 server__loop_slice(void)
 {

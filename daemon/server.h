@@ -115,6 +115,20 @@ int server_run(struct server *s);
  */
 #define SERVER_LOOP_SLICE_NS 100000ull /* 100 us: the kernel's least */
 
+/* sched_setattr(2)'s argument as the kernel lays it out (its first
+ * version, which every kernel with the call takes): glibc has no wrapper,
+ * and <linux/sched/types.h> clashes with <sched.h>. */
+struct server_sched_attr {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime;
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+};
+
 /*
  * Asks for SERVER_LOOP_SLICE_NS slices for the calling thread, keeping
  * its policy and nice value (a thread under another policy than

@@ -15,33 +15,20 @@
 #include "server.h"
 #include "suites.h"
 
-/* sched_getattr(2)'s first layout, as server.c's. */
-struct attr {
-    uint32_t size;
-    uint32_t sched_policy;
-    uint64_t sched_flags;
-    int32_t sched_nice;
-    uint32_t sched_priority;
-    uint64_t sched_runtime;
-    uint64_t sched_deadline;
-    uint64_t sched_period;
-};
-
-static struct attr
+static struct server_sched_attr
 attr_now(void)
 {
-    struct attr a;
+    struct server_sched_attr a;
 
     memset(&a, 0, sizeof(a));
     ck_assert_int_eq(syscall(SYS_sched_getattr, 0, &a, sizeof(a), 0), 0);
     return a;
 }
 
-/* On a thread of its own: the runner's thread keeps its settings. */
 static void *
 slice_thread(void *arg)
 {
-    struct attr before, after;
+    struct server_sched_attr before, after;
 
     (void)arg;
     /* An operator's Nice= (raising it needs no privilege). */
@@ -60,12 +47,20 @@ slice_thread(void *arg)
     return NULL;
 }
 
-START_TEST(test_server_loop_slice_keeps_nice)
+/* Runs |fn| on a thread of its own: the runner's thread keeps its
+ * scheduling settings. */
+static void
+on_thread(void *(*fn)(void *))
 {
     pthread_t th;
 
-    ck_assert_int_eq(pthread_create(&th, NULL, slice_thread, NULL), 0);
+    ck_assert_int_eq(pthread_create(&th, NULL, fn, NULL), 0);
     ck_assert_int_eq(pthread_join(th, NULL), 0);
+}
+
+START_TEST(test_server_loop_slice_keeps_nice)
+{
+    on_thread(slice_thread);
 }
 END_TEST
 
@@ -73,7 +68,7 @@ static void *
 batch_thread(void *arg)
 {
     struct sched_param p = {0};
-    struct attr before, after;
+    struct server_sched_attr before, after;
 
     (void)arg;
     ck_assert_int_eq(pthread_setschedparam(pthread_self(), SCHED_BATCH, &p),
@@ -90,10 +85,7 @@ batch_thread(void *arg)
  * left as it is. */
 START_TEST(test_server_loop_slice_other_policy_untouched)
 {
-    pthread_t th;
-
-    ck_assert_int_eq(pthread_create(&th, NULL, batch_thread, NULL), 0);
-    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    on_thread(batch_thread);
 }
 END_TEST
 
