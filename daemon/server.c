@@ -9,10 +9,10 @@
  * it, established ones keep theirs.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 

@@ -623,7 +623,8 @@ def round_trips(checks, s, label, rss_limit_kib=None):
                 dossier_id=did, document_id=m.document_id,
                 basis=me.basis()).SerializeToString())
         crt, key = s.d.cert("person", "demo")
-        lg = os.path.join(harness.TOP, "build", "bin", "dossier-loadgen")
+        lg = harness._path_from_env("DOSSIER_BENCH_LOADGEN",
+                                    "build/bin/dossier-loadgen")
         try:
             r = subprocess.run([lg, "--connect", s.d.addr, "--ca", s.d.ca,
                                 "--cert", crt, "--key", key, "--grpc",
